@@ -1,0 +1,265 @@
+"""The as-run log on a real SQLite file: round trips, crash recovery, concurrency, bad files."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import threading
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from broadcaster.asrun import (
+    RECOVER_ERROR,
+    SCHEMA_VERSION,
+    AsRunError,
+    AsRunLog,
+    parse_day,
+)
+from broadcaster.schedule.model import Priority
+
+VN = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def at(day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(2026, 4, day, hour, minute, tzinfo=VN)
+
+
+def begin(log: AsRunLog, key: str = "sang@2026-04-21T06:30:00+07:00", planned=None, **kw) -> int:
+    args = dict(key=key, planned_at=planned or at(21, 6, 30), source="schedule", slot="sang",
+                title="Buổi sáng", items=["script:mo-dau", "script:chu-de"], priority=Priority.NORMAL)
+    args.update(kw)
+    return log.begin(**args)
+
+
+@pytest.fixture
+def log_file(tmp_path: Path) -> Path:
+    return tmp_path / "state" / "asrun.sqlite3"
+
+
+def test_begin_finish_round_trip(log_file: Path):
+    with AsRunLog(log_file) as log:
+        row_id = begin(log)
+        [row] = log.rows()
+        assert row.status == "started" and row.started_at is not None and row.ended_at is None
+        log.finish(row_id, "played", engines={"script:mo-dau": "gtts", "script:chu-de": "espeak"},
+                   duration_s=93.5, by="cán bộ A", note="ok")
+    # a fresh handle on the same file sees everything that was written
+    with AsRunLog(log_file) as log:
+        [row] = log.rows()
+    assert row.id == row_id
+    assert row.key == "sang@2026-04-21T06:30:00+07:00"
+    assert row.planned_at == at(21, 6, 30)
+    assert row.status == "played"
+    assert row.source == "schedule" and row.slot == "sang" and row.title == "Buổi sáng"
+    assert row.items == ["script:mo-dau", "script:chu-de"]
+    assert row.priority == "normal"
+    assert row.engines == {"script:mo-dau": "gtts", "script:chu-de": "espeak"}
+    assert row.duration_s == 93.5 and row.by == "cán bộ A" and row.note == "ok"
+    assert row.ended_at >= row.started_at
+    assert row.planned_at.utcoffset() is not None
+    d = row.to_dict(VN)
+    assert d["planned_at"] == "2026-04-21T06:30:00+07:00"
+
+
+def test_times_are_stored_as_utc_iso_with_offset(log_file: Path):
+    with AsRunLog(log_file) as log:
+        begin(log)
+    raw = sqlite3.connect(log_file).execute("SELECT planned_at, started_at FROM asrun").fetchone()
+    assert raw[0] == "2026-04-20T23:30:00.000+00:00"
+    assert raw[1].endswith("+00:00")
+
+
+def test_naive_planned_time_is_refused(log_file: Path):
+    with AsRunLog(log_file) as log:
+        with pytest.raises(ValueError):
+            begin(log, planned=datetime(2026, 4, 21, 6, 30))
+
+
+def test_wal_mode_and_schema_version(log_file: Path):
+    AsRunLog(log_file).close()
+    conn = sqlite3.connect(log_file)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_record_never_started_rows_and_invalid_statuses(log_file: Path):
+    with AsRunLog(log_file) as log:
+        rid = log.record(key="k1", planned_at=at(21, 6, 30), source="schedule", slot="sang",
+                         title="Buổi sáng", items=[], priority="normal", status="missed",
+                         error="trễ 12 phút")
+        [row] = log.rows()
+        assert row.id == rid and row.status == "missed" and row.started_at is None
+        assert row.error == "trễ 12 phút"
+        with pytest.raises(ValueError):
+            log.record(key="k2", planned_at=None, source="adhoc", slot=None, title="x", items=[],
+                       priority="normal", status="played")
+        with pytest.raises(ValueError):
+            log.finish(rid, "started")
+        with pytest.raises(ValueError):
+            log.finish(9999, "played")
+        with pytest.raises(ValueError):
+            begin(log, source="radio")
+
+
+def test_crash_leaves_started_row_that_recover_marks_interrupted(log_file: Path):
+    # a real process begins a broadcast and is killed mid-air, as a power cut would
+    script = textwrap.dedent(f"""
+        import sys, time
+        from datetime import datetime
+        from zoneinfo import ZoneInfo
+        from broadcaster.asrun import AsRunLog
+        log = AsRunLog({str(log_file)!r})
+        log.begin(key="sang@x", planned_at=datetime(2026, 4, 21, 6, 30, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh")),
+                  source="schedule", slot="sang", title="Buổi sáng", items=["script:mo-dau"], priority="normal")
+        print("begun", flush=True)
+        time.sleep(60)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "begun"
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+    with AsRunLog(log_file) as log:
+        [row] = log.rows()
+        assert row.status == "started"  # honest: it began and nobody knows how it ended
+        assert "sang@x" not in log.settled_keys()
+        assert log.recover() == 1
+        assert log.recover() == 0
+        [row] = log.rows()
+    assert row.status == "interrupted"
+    assert row.error == RECOVER_ERROR
+    assert row.ended_at is None
+
+
+def test_close_without_finish_then_recover(log_file: Path):
+    log = AsRunLog(log_file)
+    begin(log, key="a")
+    done = begin(log, key="b")
+    log.finish(done, "played", duration_s=10)
+    log.close()
+    with AsRunLog(log_file) as log:
+        assert log.recover() == 1
+        statuses = {r.key: r.status for r in log.rows()}
+    assert statuses == {"a": "interrupted", "b": "played"}
+
+
+def test_settled_keys(log_file: Path):
+    with AsRunLog(log_file) as log:
+        log.finish(begin(log, key="played"), "played")
+        log.finish(begin(log, key="interrupted"), "interrupted")
+        begin(log, key="on-air")
+        for status in ("missed", "failed", "skipped"):
+            log.record(key=status, planned_at=at(21, 7), source="schedule", slot="s", title="t",
+                       items=[], priority="normal", status=status)
+        assert log.settled_keys() == {"played", "missed", "failed", "skipped"}
+        assert log.settled_keys(["played", "interrupted", "on-air", "unknown"]) == {"played"}
+        many = [f"k{i}" for i in range(1200)] + ["failed"]
+        assert log.settled_keys(many) == {"failed"}
+        assert log.settled_keys([]) == set()
+
+
+def test_rows_filter_by_local_day(log_file: Path):
+    with AsRunLog(log_file) as log:
+        # 00:30 on 21/4 in Vietnam is still 20/4 in UTC: the local day must win
+        begin(log, key="early", planned=at(21, 0, 30))
+        begin(log, key="late", planned=at(21, 23, 30))
+        begin(log, key="next", planned=at(22, 6))
+        assert [r.key for r in log.rows(day=date(2026, 4, 21), tz=VN)] == ["early", "late"]
+        assert [r.key for r in log.rows(start=date(2026, 4, 21), end=date(2026, 4, 22))] == [
+            "early", "late", "next"]
+        assert [r.key for r in log.rows(start=date(2026, 4, 22))] == ["next"]
+        assert len(log.rows()) == 3
+
+
+def test_adhoc_row_is_placed_by_its_start(tmp_path: Path):
+    now = [datetime(2026, 4, 21, 2, 0, tzinfo=timezone.utc)]  # 09:00 in Vietnam
+    with AsRunLog(tmp_path / "a.sqlite3", clock=lambda: now[0]) as log:
+        rid = log.begin(key="adhoc-1", planned_at=None, source="adhoc", slot=None,
+                        title="Thông báo mất điện", items=["text:Thông báo mất điện"], priority="emergency")
+        now[0] += timedelta(seconds=75)
+        log.finish(rid, "played")
+        [row] = log.rows(day=date(2026, 4, 21))
+    assert row.planned_at is None and row.source == "adhoc" and row.priority == "emergency"
+    assert row.aired_seconds == 75.0
+
+
+def test_two_threads_share_one_log(log_file: Path):
+    log = AsRunLog(log_file)
+    errors: list[BaseException] = []
+
+    def worker(name: str) -> None:
+        try:
+            for i in range(40):
+                rid = begin(log, key=f"{name}-{i}")
+                log.finish(rid, "played", duration_s=1.0)
+                log.rows(day=date(2026, 4, 21))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in ("playout", "api")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert len(log.settled_keys()) == 80
+    log.close()
+
+
+def test_two_connections_write_concurrently(log_file: Path):
+    AsRunLog(log_file).close()
+    errors: list[BaseException] = []
+
+    def worker(name: str) -> None:
+        try:
+            with AsRunLog(log_file) as log:
+                for i in range(30):
+                    log.finish(begin(log, key=f"{name}-{i}"), "played")
+        except BaseException as exc:  # pragma: no cover
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    with AsRunLog(log_file) as log:
+        rows = log.rows()
+    assert len(rows) == 60 and {r.status for r in rows} == {"played"}
+
+
+def test_not_a_database_gives_vietnamese_error_and_keeps_the_file(log_file: Path):
+    log_file.parent.mkdir(parents=True)
+    junk = b"day khong phai SQLite " * 200
+    log_file.write_bytes(junk)
+    with pytest.raises(AsRunError) as info:
+        AsRunLog(log_file)
+    message = str(info.value)
+    assert "bị hỏng" in message and "chuyển nó sang chỗ khác" in message
+    assert log_file.read_bytes() == junk
+
+
+def test_newer_schema_is_refused(log_file: Path):
+    AsRunLog(log_file).close()
+    conn = sqlite3.connect(log_file)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.commit()
+    conn.close()
+    with pytest.raises(AsRunError, match="phiên bản Loa xã mới hơn"):
+        AsRunLog(log_file)
+
+
+def test_parse_day():
+    assert parse_day("2026-04-21") == date(2026, 4, 21)
+    assert parse_day("21/4/2026") == date(2026, 4, 21)
+    assert parse_day(" 01.05.2026 ") == date(2026, 5, 1)
+    for bad in ("31/4/2026", "hôm qua", "", "2026-13-01"):
+        with pytest.raises(ValueError, match="không hợp lệ"):
+            parse_day(bad)
