@@ -100,9 +100,9 @@ def run(args) -> int:
 
         table = Table(title=f"Lịch phát — {escape(c.name)}", show_lines=False)
         table.add_column("Thời gian", no_wrap=True)
-        table.add_column("Buổi phát", no_wrap=True)
-        table.add_column("Mức", no_wrap=True)
-        table.add_column("Nội dung", ratio=1, overflow="fold")
+        table.add_column("Buổi phát", overflow="fold")
+        table.add_column("Mức", overflow="fold")
+        table.add_column("Nội dung", ratio=1, min_width=17, overflow="fold")
         table.add_column("Lặp", justify="right", no_wrap=True)
         table.add_column("Ước tính", justify="right", no_wrap=True)
         for b in broadcasts:
