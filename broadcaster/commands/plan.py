@@ -94,26 +94,27 @@ def run(args) -> int:
                 f"Không có lần phát nào trong khoảng đã chọn (chiến dịch: {c.start:%d/%m/%Y} → {c.end:%d/%m/%Y})."
             )
             return 0
+        from rich import box
         from rich.console import Console
         from rich.markup import escape
         from rich.table import Table
 
-        table = Table(title=f"Lịch phát — {escape(c.name)}", show_lines=False)
+        table = Table(title=f"Lịch phát — {escape(c.name)}", box=box.SIMPLE_HEAD, pad_edge=False)
         table.add_column("Thời gian", no_wrap=True)
         table.add_column("Buổi phát", overflow="fold")
-        table.add_column("Mức", overflow="fold")
-        table.add_column("Nội dung", ratio=1, min_width=17, overflow="fold")
+        table.add_column("Mức", no_wrap=True)
         table.add_column("Lặp", justify="right", no_wrap=True)
         table.add_column("Ước tính", justify="right", no_wrap=True)
+        table.add_column("Nội dung", min_width=12, overflow="fold")
         for b in broadcasts:
             level = b.priority.vi if b.priority.value == 0 else f"[bold yellow]{b.priority.vi}[/]"
             table.add_row(
                 f"{_WEEKDAY_VI[b.at.weekday()]} {b.at:%d/%m/%Y %H:%M}" + (f":{b.at:%S}" if b.at.second else ""),
                 escape(b.slot),
                 level,
-                escape("\n".join(_short_label(i) for i in b.items)),
                 f"×{b.repeat}",
                 _clock(seconds(b)),
+                escape("\n".join(_short_label(i) for i in b.items)),
             )
         console = Console()
         console.print(table)
