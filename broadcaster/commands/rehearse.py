@@ -1,0 +1,129 @@
+"""``broadcaster rehearse``: write one day's broadcasts to WAV files, exactly as they would air."""
+
+from __future__ import annotations
+
+import re
+import sys
+import unicodedata
+from pathlib import Path
+
+from broadcaster.ui import add_schedule_argument, error, schedule_path, warn
+
+HELP = "Tập dượt: ghi mọi buổi phát của một ngày ra tệp WAV để nghe thử (không cần loa, không cần mạng)"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--date", required=True, metavar="NĂM-THÁNG-NGÀY",
+                        help="ngày cần tập dượt, ví dụ 2026-04-21 hoặc 21/04/2026")
+    parser.add_argument("--out", type=Path, default=None, metavar="THƯ_MỤC",
+                        help="thư mục ghi tệp (mặc định: audio/rehearsal/NGÀY/ cạnh tệp lịch)")
+    parser.add_argument("--offline", action="store_true",
+                        help="không dùng Internet: giọng ngoại tuyến (espeak-ng) và âm thanh đã có sẵn")
+    add_schedule_argument(parser)
+
+
+def slugify(name: str) -> str:
+    """ASCII file-name slug of a Vietnamese slot name ("Buổi sáng" → "buoi-sang")."""
+    text = name.replace("đ", "d").replace("Đ", "D")
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "buoi-phat"
+
+
+def _fmt_duration(seconds: float) -> str:
+    minutes, secs = divmod(int(round(seconds)), 60)
+    return f"{minutes}:{secs:02d}"
+
+
+def run(args) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from broadcaster.commands.render import fallback_note, load_or_report, make_renderer
+    from broadcaster.programme import ProgrammeError, build_programme
+    from broadcaster.schedule.plan import plan_broadcasts
+    from broadcaster.speech.audio import measure_lufs, write_wav
+    from broadcaster.speech.render import RenderError
+
+    from broadcaster.schedule.load import parse_day
+
+    try:
+        day = parse_day(args.date)
+    except ValueError:
+        return error(f"ngày '{args.date}' không hợp lệ", "ghi theo dạng NĂM-THÁNG-NGÀY, ví dụ: --date 2026-04-21")
+
+    path = schedule_path(args)
+    schedule = load_or_report(path)
+    if schedule is None:
+        return 1
+    campaign = schedule.campaign
+    if not campaign.start <= day <= campaign.end:
+        return error(
+            f"ngày {day.isoformat()} nằm ngoài chiến dịch '{campaign.name}' "
+            f"({campaign.start.isoformat()} → {campaign.end.isoformat()}), không có buổi phát nào",
+            "chọn một ngày trong thời gian chiến dịch",
+        )
+    broadcasts = [b for b in plan_broadcasts(schedule, day, day) if b.at.date() == day]
+    if not broadcasts:
+        print(f"Ngày {day.isoformat()} không có buổi phát nào theo lịch (trong chiến dịch, nhưng không buổi nào "
+              "rơi vào ngày này hoặc các buổi đang tắt). Không có gì để tập dượt.")
+        return 0
+    renderer = make_renderer(schedule)
+    if renderer is None:
+        return 1
+
+    out_dir = args.out if args.out is not None else schedule.base_dir / "audio" / "rehearsal" / day.isoformat()
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return error(f"không tạo được thư mục {out_dir}: {exc.strerror or exc}", "chọn thư mục khác bằng --out")
+
+    console = Console(stderr=True)
+    rows: list[tuple[str, ...]] = []
+    failures: list[str] = []
+    fallback_parts = 0
+    used_names: set[str] = set()
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, transient=True) as progress:
+        task = progress.add_task("Đang tập dượt", total=len(broadcasts))
+        for b in broadcasts:
+            hhmm = b.at.strftime("%H%M")
+            progress.update(task, description=f"{b.at:%H:%M} {b.slot}")
+            name = f"{hhmm}-{slugify(b.slot)}"
+            while name in used_names:
+                name += "-2"
+            used_names.add(name)
+            try:
+                programme = build_programme(
+                    b.items, renderer=renderer, chime=b.chime, repeat=b.repeat, gap_seconds=b.gap_seconds,
+                    title=f"{b.slot} {b.at:%H:%M}", offline=args.offline,
+                )
+                samples = programme.samples()
+                target = write_wav(out_dir / f"{name}.wav", samples)
+            except (RenderError, ProgrammeError) as exc:
+                failures.append(f"{b.at:%H:%M} {b.slot}: {exc}")
+            except OSError as exc:
+                failures.append(f"{b.at:%H:%M} {b.slot}: không ghi được tệp: {exc.strerror or exc}")
+            else:
+                engines = sorted(set(programme.engines().values())) or ["—"]
+                fallback_parts += len({p.label for p in programme.parts if p.kind == "speech" and p.fallback})
+                rows.append((f"{b.at:%H:%M}", b.slot, _fmt_duration(len(samples) / programme.rate),
+                             ", ".join(engines), f"{measure_lufs(samples):.1f}", target.name))
+            progress.advance(task)
+
+    table = Table(title=f"Tập dượt ngày {day.isoformat()} — {out_dir}")
+    for header in ("Giờ", "Buổi phát", "Thời lượng", "Giọng đọc", "Độ lớn (LUFS)", "Tệp"):
+        table.add_column(header, no_wrap=True)
+    for row in rows:
+        table.add_row(*row)
+    # piped output (logs, tests) has no terminal width: do not squeeze the table into 80 columns
+    Console(width=None if sys.stdout.isatty() else 120).print(table)
+    note = fallback_note(renderer, fallback_parts, args.offline)
+    if note:
+        warn(note)
+    if failures:
+        for line in failures:
+            print(f"Lỗi: {line}", file=sys.stderr)
+        return error(f"{len(failures)} buổi phát chưa tập dượt được",
+                     "sửa lỗi ở trên rồi chạy lại; những buổi này sẽ lỗi y như vậy khi phát thật")
+    return 0

@@ -1,0 +1,127 @@
+"""``broadcaster render``: pre-render every script and text the schedule uses into the cache."""
+
+from __future__ import annotations
+
+import sys
+
+from broadcaster.ui import add_schedule_argument, error, schedule_path, warn
+
+HELP = "Chuẩn bị trước giọng đọc cho mọi bài trong lịch (lưu vào audio/cache/ để phát không cần chờ)"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument(
+        "--offline",
+        action="store_true",
+        help="không dùng Internet: chỉ dùng giọng ngoại tuyến (espeak-ng) và âm thanh đã có sẵn",
+    )
+    add_schedule_argument(parser)
+
+
+def load_or_report(path):
+    """Load the schedule, printing diagnostics; None when it is invalid (caller exits 1)."""
+    from broadcaster.schedule.load import load_schedule
+
+    result = load_schedule(path)
+    for diagnostic in result.warnings:
+        print(f"Cảnh báo: {diagnostic}", file=sys.stderr)
+    for diagnostic in result.errors:
+        print(str(diagnostic), file=sys.stderr)
+    if not result.ok:
+        error(
+            f"lịch phát {path} có {len(result.errors)} lỗi, chưa thể chuẩn bị âm thanh",
+            "sửa các dòng ghi ở trên rồi chạy lại (kiểm tra nhanh bằng: broadcaster check)",
+        )
+        return None
+    return result.schedule
+
+
+def make_renderer(schedule):
+    """The schedule's renderer, or None after printing why it cannot be built."""
+    from broadcaster.speech.render import renderer_for
+
+    try:
+        return renderer_for(schedule)
+    except Exception as exc:  # bad abbreviations file, no usable voice: tell the operator, no traceback
+        error(f"không chuẩn bị được giọng đọc: {exc}",
+              "kiểm tra defaults.voice trong lịch và tệp scripts_vi/abbreviations.yaml")
+        return None
+
+
+def speech_items(schedule):
+    """Unique script/text items of every slot, in schedule order."""
+    from broadcaster.schedule.model import ItemKind
+
+    seen: dict[tuple, object] = {}
+    for slot in schedule.slots:
+        for item in slot.play:
+            if item.kind in (ItemKind.SCRIPT, ItemKind.TEXT):
+                seen.setdefault((item.kind, item.value), item)
+    return list(seen.values())
+
+
+def fallback_note(renderer, fallback_count: int, offline: bool) -> str | None:
+    """Vietnamese sentence explaining that the offline voice replaced the online one."""
+    preferred = renderer.engines[0]
+    if not fallback_count or not preferred.online:
+        return None
+    used = ", ".join(e.name for e in renderer.engines[1:])
+    if offline:
+        return (f"Chế độ ngoại tuyến: {fallback_count} bài đọc bằng giọng dự phòng ({used}) thay cho "
+                f"giọng trực tuyến ({preferred.name}). Khi có mạng, chạy 'broadcaster render' để thay.")
+    last_error = renderer.health().get(preferred.name, {}).get("last_error") or "không rõ lý do"
+    return (f"Không kết nối được giọng đọc trực tuyến ({preferred.name}): {last_error}\n"
+            f"  → Đã dùng giọng ngoại tuyến ({used}) cho {fallback_count} bài. "
+            "Khi có mạng, chạy lại 'broadcaster render' để thay bằng giọng trực tuyến.")
+
+
+def run(args) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from broadcaster.programme import ProgrammeError, item_text
+    from broadcaster.speech.render import RenderError
+
+    path = schedule_path(args)
+    schedule = load_or_report(path)
+    if schedule is None:
+        return 1
+    renderer = make_renderer(schedule)
+    if renderer is None:
+        return 1
+    items = speech_items(schedule)
+    if not items:
+        print("Lịch không có bài đọc nào (script/text) — không có gì để chuẩn bị.")
+        return 0
+
+    console = Console(stderr=True)
+    synthesized = cached = fallback = 0
+    failures: list[str] = []
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, transient=True) as progress:
+        task = progress.add_task("Đang chuẩn bị giọng đọc", total=len(items))
+        for item in items:
+            progress.update(task, description=f"Đang đọc {item.label}")
+            try:
+                rendered = renderer.render(item_text(item), offline=args.offline)
+            except (RenderError, ProgrammeError) as exc:
+                failures.append(f"{item.label}: {exc}")
+            else:
+                cached += rendered.from_cache
+                synthesized += not rendered.from_cache
+                fallback += rendered.fallback
+            progress.advance(task)
+
+    done = synthesized + cached
+    print(f"Đã chuẩn bị {done}/{len(items)} bài: {synthesized} bài mới đọc, {cached} bài lấy từ bộ nhớ đệm"
+          + (f", {fallback} bài bằng giọng dự phòng." if fallback else "."))
+    print(f"Bộ nhớ đệm: {renderer.cache.directory}")
+    note = fallback_note(renderer, fallback, args.offline)
+    if note:
+        warn(note)
+    if failures:
+        for line in failures:
+            print(f"Lỗi: {line}", file=sys.stderr)
+        return error(f"{len(failures)} bài chưa chuẩn bị được",
+                     "sửa lỗi ở trên (tệp bài đọc, cài espeak-ng: sudo apt-get install espeak-ng) rồi chạy lại")
+    return 0

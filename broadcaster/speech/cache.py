@@ -1,0 +1,118 @@
+"""Content-addressed cache of finished speech audio (``audio/cache/`` beside the schedule).
+
+A key is the sha256 of everything that changes the sound: spoken text, engine, engine
+options, output rate, loudness target and :data:`FORMAT_VERSION`. Each entry is the final
+loudness-levelled 48 kHz mono WAV plus a JSON sidecar that records the audio's own sha256;
+an entry that does not verify (truncated, corrupt, half-written) is deleted and rendered
+again — it is never played.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from .audio import RATE, TARGET_LUFS, temp_beside, write_wav
+
+#: bump when the way audio is produced or stored changes, to invalidate old entries
+FORMAT_VERSION = 1
+
+
+def cache_key(text: str, engine: str, options: dict, rate: int = RATE,
+              target_lufs: float = TARGET_LUFS) -> str:
+    """sha256 (hex) of everything that decides what the cached audio sounds like."""
+    payload = json.dumps(
+        {"v": FORMAT_VERSION, "text": text, "engine": engine, "options": options,
+         "rate": rate, "lufs": target_lufs},
+        sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+    )
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    key: str
+    samples: np.ndarray
+    meta: dict
+
+
+class RenderCache:
+    """Verified read/write of cache entries; safe to share between threads and processes."""
+
+    def __init__(self, directory: Path, rate: int = RATE):
+        self.directory = Path(directory)
+        self.rate = rate
+
+    def audio_path(self, key: str) -> Path:
+        return self.directory / key[:2] / f"{key}.wav"
+
+    def meta_path(self, key: str) -> Path:
+        return self.directory / key[:2] / f"{key}.json"
+
+    def discard(self, key: str) -> None:
+        for path in (self.audio_path(key), self.meta_path(key)):
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                pass
+
+    def get(self, key: str) -> CacheEntry | None:
+        """The verified entry, or None (a bad entry is deleted so it gets rendered again)."""
+        import soundfile as sf
+
+        audio, meta_file = self.audio_path(key), self.meta_path(key)
+        if not audio.exists() and not meta_file.exists():
+            return None
+        try:
+            meta = json.loads(meta_file.read_text(encoding="utf-8"))
+            if meta.get("key") != key or meta.get("sha256") != _sha256_file(audio):
+                raise ValueError("checksum mismatch")
+            samples, rate = sf.read(str(audio), dtype="float32", always_2d=False)
+            if rate != self.rate or samples.ndim != 1 or samples.size == 0:
+                raise ValueError("unexpected audio format")
+        except (OSError, ValueError, RuntimeError, sf.LibsndfileError):
+            self.discard(key)
+            return None
+        return CacheEntry(key=key, samples=np.ascontiguousarray(samples, dtype=np.float32), meta=meta)
+
+    def put(self, key: str, samples: np.ndarray, meta: dict) -> None:
+        """Store audio, then its sidecar (both atomic: an entry without a sidecar is ignored)."""
+        audio = self.audio_path(key)
+        write_wav(audio, samples, self.rate)
+        record = dict(meta)
+        record.update(
+            key=key,
+            format=FORMAT_VERSION,
+            sha256=_sha256_file(audio),
+            rate=self.rate,
+            duration=round(len(samples) / self.rate, 3),
+            created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        )
+        meta_file = self.meta_path(key)
+        tmp = temp_beside(meta_file)
+        try:
+            with open(tmp, "w", encoding="utf-8") as fh:
+                json.dump(record, fh, ensure_ascii=False, indent=1)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, meta_file)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+            raise

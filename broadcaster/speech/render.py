@@ -1,0 +1,245 @@
+"""Text → levelled speech audio: normalize, pick an engine, use the cache, fall back.
+
+Rules:
+
+* The text is normalized first; the cache key is built from the spoken text.
+* Engines are tried in chain order (``defaults.voice``). For each, a verified cache entry is
+  used at once; otherwise it synthesizes. When the preferred engine fails, the next is used
+  and the result is marked ``fallback``.
+* An online engine that fails is skipped for :data:`BREAKER_SECONDS` (circuit breaker), so a
+  run of renders while offline does not wait on timeouts each time; afterwards it is tried
+  again, and once it succeeds its own cache entry exists and wins over the fallback's.
+* ``offline=True`` never touches the network, but still uses online engines' cached audio —
+  that is exactly what would air.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .audio import RATE, TARGET_LUFS, AudioError, decode_file, normalize_loudness
+from .cache import RenderCache, cache_key
+from .engines import Engine, EngineError, make_engine
+
+log = logging.getLogger(__name__)
+
+#: how long an online engine's failure is remembered before it is tried again
+BREAKER_SECONDS = 60.0
+
+
+class RenderError(Exception):
+    """No engine could produce speech; the message is for the operator (Vietnamese)."""
+
+
+@dataclass
+class Rendered:
+    samples: np.ndarray
+    engine: str
+    key: str
+    from_cache: bool
+    fallback: bool
+    text: str  # the spoken (normalized) text
+    #: why the preferred engine was not used (None when it was)
+    fallback_reason: str | None = None
+
+
+@dataclass
+class _EngineHealth:
+    last_ok: float | None = None
+    last_failed: float | None = None
+    last_error: str | None = None
+    down_until: float = 0.0  # monotonic; breaker open while now < down_until
+    failures: int = 0
+
+
+@dataclass
+class _Stats:
+    synthesized: int = 0
+    from_cache: int = 0
+    fallback: int = 0
+    per_engine: dict = field(default_factory=dict)
+
+
+def _engines_from(voice: Sequence[str]) -> list[Engine]:
+    """Engines for the specs; an unknown spec is skipped (the loader already warned) unless none is left."""
+    engines: list[Engine] = []
+    problems: list[str] = []
+    for spec in voice:
+        try:
+            engines.append(make_engine(spec))
+        except ValueError as exc:
+            problems.append(str(exc))
+            log.warning("skipping voice %r: %s", spec, exc)
+    if not engines:
+        raise ValueError("; ".join(problems) or "chưa khai báo giọng đọc nào (defaults.voice trống)")
+    return engines
+
+
+class SpeechRenderer:
+    """Thread-safe renderer shared by the daemon's worker, the API and the CLI."""
+
+    def __init__(self, cache_dir: Path, voice: Sequence[str] = ("gtts", "espeak"),
+                 abbreviations: Mapping[str, str] | None = None, online_timeout: float = 10.0,
+                 *, engines: Sequence[Engine] | None = None,
+                 breaker_seconds: float = BREAKER_SECONDS,
+                 clock: Callable[[], float] = time.monotonic):
+        self.cache = RenderCache(Path(cache_dir))
+        self.engines: list[Engine] = list(engines) if engines is not None else _engines_from(voice)
+        self.abbreviations = abbreviations
+        self.online_timeout = online_timeout
+        self.breaker_seconds = breaker_seconds
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._key_locks: dict[str, threading.Lock] = {}
+        self._health = {e.name: _EngineHealth() for e in self.engines}
+        self.stats = _Stats()
+
+    # -- public -------------------------------------------------------------------------
+
+    def spoken_text(self, text: str) -> str:
+        """The text as the engines will read it (normalized)."""
+        from .normalize import normalize
+
+        return normalize(text, self.abbreviations)
+
+    def render(self, text: str, *, offline: bool = False, deadline: float | None = None) -> Rendered:
+        """Speech for ``text`` (levelled to TARGET_LUFS, 48 kHz mono); raises :class:`RenderError`."""
+        spoken = self.spoken_text(text).strip()
+        if not spoken:
+            raise RenderError("văn bản trống sau khi chuẩn hoá, không có gì để đọc")
+        errors: list[str] = []
+        for index, engine in enumerate(self.engines):
+            key = cache_key(spoken, engine.name, engine.options())
+            with self._key_lock(key):
+                entry = self.cache.get(key)
+                if entry is not None:
+                    self._count(engine.name, cached=True, fallback=index > 0)
+                    return Rendered(entry.samples, engine.name, key, True, index > 0, spoken,
+                                    "; ".join(errors) or None)
+                if engine.online and offline:
+                    errors.append(f"{engine.name}: bỏ qua (chế độ ngoại tuyến)")
+                    continue
+                if engine.online and self._breaker_open(engine.name):
+                    errors.append(f"{engine.name}: {self._health[engine.name].last_error}")
+                    continue
+                try:
+                    samples = self._synthesize(engine, spoken, deadline)
+                except EngineError as exc:
+                    self._record_failure(engine, str(exc))
+                    errors.append(f"{engine.name}: {exc}")
+                    # info, not warning: callers report fallbacks (Rendered.fallback_reason, health())
+                    log.info("engine %s failed: %s", engine.name, exc)
+                    continue
+                self._record_ok(engine.name)
+                meta = {"engine": engine.name, "options": engine.options(), "text": spoken}
+                try:
+                    self.cache.put(key, samples, meta)
+                except OSError as exc:  # a full disk must not stop the broadcast
+                    log.warning("could not write speech cache %s: %s", key, exc)
+                self._count(engine.name, cached=False, fallback=index > 0)
+                return Rendered(samples, engine.name, key, False, index > 0, spoken,
+                                "; ".join(errors) or None)
+        raise RenderError("không giọng đọc nào tạo được âm thanh — " + "; ".join(errors))
+
+    def health(self) -> dict:
+        """Per engine: online?, last ok/failed (epoch seconds), last error, reachable guess."""
+        now = self._clock()
+        with self._lock:
+            report = {}
+            for engine in self.engines:
+                h = self._health[engine.name]
+                if h.last_ok is None and h.last_failed is None:
+                    reachable = None
+                else:
+                    reachable = (h.last_failed is None) or (h.last_ok is not None and h.last_ok > h.last_failed)
+                report[engine.name] = {
+                    "online": engine.online,
+                    "last_ok": h.last_ok,
+                    "last_failed": h.last_failed,
+                    "last_error": h.last_error,
+                    "reachable": reachable,
+                    "retry_in": max(0.0, round(h.down_until - now, 1)) if h.down_until > now else 0.0,
+                }
+            return report
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _key_lock(self, key: str) -> threading.Lock:
+        with self._lock:
+            lock = self._key_locks.get(key)
+            if lock is None:
+                lock = self._key_locks[key] = threading.Lock()
+            return lock
+
+    def _breaker_open(self, name: str) -> bool:
+        with self._lock:
+            return self._clock() < self._health[name].down_until
+
+    def _record_failure(self, engine: Engine, message: str) -> None:
+        with self._lock:
+            h = self._health[engine.name]
+            h.last_failed = time.time()
+            h.last_error = message
+            h.failures += 1
+            if engine.online:
+                h.down_until = self._clock() + self.breaker_seconds
+
+    def _record_ok(self, name: str) -> None:
+        with self._lock:
+            h = self._health[name]
+            h.last_ok = time.time()
+            h.down_until = 0.0
+
+    def _count(self, name: str, *, cached: bool, fallback: bool) -> None:
+        with self._lock:
+            if cached:
+                self.stats.from_cache += 1
+            else:
+                self.stats.synthesized += 1
+            if fallback:
+                self.stats.fallback += 1
+            self.stats.per_engine[name] = self.stats.per_engine.get(name, 0) + 1
+
+    def _synthesize(self, engine: Engine, text: str, deadline: float | None) -> np.ndarray:
+        timeout = None
+        if engine.online:
+            timeout = self.online_timeout if deadline is None else min(self.online_timeout, deadline)
+        self.cache.directory.mkdir(parents=True, exist_ok=True)
+        suffix = getattr(engine, "suffix", ".audio")
+        with tempfile.TemporaryDirectory(prefix=".raw-", dir=self.cache.directory) as tmp:
+            raw = Path(tmp) / f"speech{suffix}"
+            engine.synthesize(text, raw, timeout=timeout)
+            try:
+                samples = decode_file(raw, RATE)
+            except AudioError as exc:
+                raise EngineError(f"âm thanh {engine.name} trả về không đọc được: {exc}") from None
+        levelled = normalize_loudness(samples, TARGET_LUFS)
+        if levelled.size == 0 or not math.isfinite(float(np.max(np.abs(levelled)))) or not np.any(levelled):
+            raise EngineError(f"{engine.name} trả về âm thanh im lặng")
+        return levelled
+
+
+def cache_dir_for(schedule) -> Path:
+    """``audio/cache/`` beside the schedule file."""
+    return Path(schedule.base_dir) / "audio" / "cache"
+
+
+def renderer_for(schedule, *, online_timeout: float = 10.0) -> SpeechRenderer:
+    """A renderer with the schedule's voice chain, cache folder and the operator's abbreviations.
+
+    Raises ValueError (Vietnamese message) when the abbreviations file or voice chain is unusable.
+    """
+    from .normalize import load_abbreviations
+
+    extra = Path(schedule.base_dir) / "scripts_vi" / "abbreviations.yaml"
+    abbreviations = load_abbreviations(extra if extra.is_file() else None)
+    return SpeechRenderer(cache_dir_for(schedule), schedule.defaults.voice, abbreviations, online_timeout)
