@@ -1,0 +1,198 @@
+"""Control API: HTTP + JSON on loopback, bearer token, Vietnamese errors, never a 500.
+
+The API only validates and forwards to the daemon's controller; the playout worker stays
+the only thing that touches the sound card. OpenAPI is served at ``/openapi.json``.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Literal, Protocol
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from broadcaster.adhoc import MAX_TEXT_CHARS
+
+log = logging.getLogger("broadcaster.api")
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+class ApiError(Exception):
+    """A refusal with an HTTP status and a Vietnamese message for the operator."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class Announcement(BaseModel):
+    """Exactly one of ``text``, ``script`` or ``audio``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str | None = Field(None, max_length=MAX_TEXT_CHARS, description="Văn bản đọc ngay")
+    script: str | None = Field(None, max_length=100, description="Tên kịch bản trong scripts_vi/ (không có .txt)")
+    audio: str | None = Field(None, max_length=300, description="Tệp âm thanh trong audio/ hoặc scripts_vi/")
+    priority: Literal["normal", "priority", "emergency"] = "normal"
+    repeat: int = Field(1, ge=1, le=5)
+    chime: bool = True
+    by: str | None = Field(None, max_length=100, description="Người yêu cầu (ghi vào nhật ký)")
+
+
+class Accepted(BaseModel):
+    id: int
+    title: str
+    priority: str
+    position: int
+    message: str
+
+
+class ErrorBody(BaseModel):
+    error: str
+
+
+class Controller(Protocol):
+    def status(self) -> dict: ...
+    def announce(self, a: Announcement) -> Accepted: ...
+    def stop_current(self, by: str) -> dict | None: ...
+    def cancel(self, request_id: int) -> dict | None: ...
+
+
+class _BodyLimit:
+    """Pure ASGI middleware: refuse bodies over the limit, even chunked ones, before parsing."""
+
+    def __init__(self, app, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                try:
+                    too_big = int(value) > self.limit
+                except ValueError:
+                    too_big = True
+                if too_big:
+                    return await _too_large(send)
+        received = 0
+
+        async def limited():
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise _BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _BodyTooLarge:
+            await _too_large(send)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+async def _too_large(send) -> None:
+    response = JSONResponse({"error": f"Yêu cầu quá lớn (tối đa {MAX_BODY_BYTES // 1024} KB)."}, status_code=413)
+    await response({"type": "http"}, None, send)
+
+
+def create_app(controller: Controller, token: str) -> FastAPI:
+    app = FastAPI(
+        title="Loa xã — API điều khiển",
+        version="1",
+        description="Điều khiển phần mềm phát thanh Loa xã đang chạy: phát ngay, dừng, trạng thái. "
+        "Mọi yêu cầu cần tiêu đề 'Authorization: Bearer <mã trong state/api-token>'.",
+    )
+    bearer = HTTPBearer(auto_error=False)
+    expected = token.encode()
+
+    def authorised(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
+        given = (creds.credentials if creds else "").encode()
+        if not secrets.compare_digest(given, expected):
+            raise ApiError(401, "Thiếu hoặc sai mã truy cập. Dùng lệnh 'broadcaster' trên máy này (mã nằm trong state/api-token).")
+
+    errors = {401: {"model": ErrorBody}, 400: {"model": ErrorBody}, 413: {"model": ErrorBody}, 422: {"model": ErrorBody}}
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError):
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return JSONResponse({"error": exc.message}, status_code=exc.status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError):
+        parts = []
+        for e in exc.errors()[:5]:
+            where = ".".join(str(p) for p in e.get("loc", ()) if p != "body") or "nội dung"
+            parts.append(f"{where}: {_vi_validation(e)}")
+        return JSONResponse({"error": "Yêu cầu không hợp lệ — " + "; ".join(parts)}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException):
+        messages = {404: "Không có đường dẫn này.", 405: "Phương thức không được hỗ trợ."}
+        return JSONResponse({"error": messages.get(exc.status_code, str(exc.detail))}, status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception):  # pragma: no cover - last line of defence
+        log.exception("lỗi API không lường trước")
+        return JSONResponse({"error": f"Lỗi nội bộ: {exc}"}, status_code=500)
+
+    @app.get("/api/status", dependencies=[Depends(authorised)], responses=errors, summary="Trạng thái")
+    def status() -> dict:
+        return controller.status()
+
+    @app.post("/api/announcements", status_code=202, response_model=Accepted, dependencies=[Depends(authorised)],
+              responses=errors, summary="Phát ngay một thông báo")
+    def announce(body: Announcement) -> Accepted:
+        return controller.announce(body)
+
+    @app.post("/api/stop", dependencies=[Depends(authorised)], responses=errors, summary="Dừng bản tin đang phát")
+    def stop() -> dict:
+        stopped = controller.stop_current("người vận hành")
+        return {"stopped": stopped}
+
+    @app.delete("/api/queue/{request_id}", dependencies=[Depends(authorised)],
+                responses={**errors, 404: {"model": ErrorBody}}, summary="Hủy một bản tin đang chờ")
+    def cancel(request_id: int) -> dict:
+        if not 0 < request_id < 2**62:
+            raise ApiError(404, "Không có bản tin này trong hàng chờ.")
+        cancelled = controller.cancel(request_id)
+        if cancelled is None:
+            raise ApiError(404, "Không có bản tin này trong hàng chờ (có thể đã phát xong).")
+        return {"cancelled": cancelled}
+
+    app.add_middleware(_BodyLimit, limit=MAX_BODY_BYTES)
+    return app
+
+
+def _vi_validation(error: dict) -> str:
+    kind = error.get("type", "")
+    ctx = error.get("ctx") or {}
+    if kind == "string_too_long":
+        return f"quá dài (tối đa {ctx.get('max_length')} ký tự)"
+    if kind == "extra_forbidden":
+        return "trường không được hỗ trợ"
+    if kind == "literal_error":
+        return "chỉ nhận normal, priority hoặc emergency"
+    if kind in ("greater_than_equal", "less_than_equal"):
+        return "ngoài khoảng cho phép (1–5)"
+    if kind.startswith("int") or kind.startswith("bool") or kind.startswith("string_type"):
+        return "sai kiểu dữ liệu"
+    if kind == "missing":
+        return "thiếu"
+    if kind in ("json_invalid", "model_attributes_type", "dict_type"):
+        return "không phải JSON hợp lệ"
+    return "không hợp lệ"

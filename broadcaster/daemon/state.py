@@ -1,0 +1,85 @@
+"""Files the daemon keeps in the state directory, shared with the CLI.
+
+* ``api-token`` — bearer token for the control API, mode 0600, created on first start.
+* ``daemon.json`` — where the running daemon listens (host, port, pid); removed on clean stop.
+* ``alive`` — last heartbeat time, so a restart knows which broadcasts passed while it was down.
+
+Only the standard library here: the CLI imports this on its fast path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from pathlib import Path
+
+TOKEN_FILE = "api-token"
+DAEMON_FILE = "daemon.json"
+ALIVE_FILE = "alive"
+
+
+def _atomic_write(path: Path, text: str, mode: int = 0o644) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        os.write(fd, text.encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
+
+
+def ensure_token(state_dir: Path) -> str:
+    """Return the API token, creating it (mode 0600) on first use."""
+    path = state_dir / TOKEN_FILE
+    if path.exists():
+        token = path.read_text().strip()
+        if token:
+            if path.stat().st_mode & 0o077:
+                os.chmod(path, 0o600)
+            return token
+    token = secrets.token_urlsafe(32)
+    _atomic_write(path, token + "\n", 0o600)
+    return token
+
+
+def read_token(state_dir: Path) -> str | None:
+    try:
+        return (state_dir / TOKEN_FILE).read_text().strip() or None
+    except OSError:
+        return None
+
+
+def write_daemon_info(state_dir: Path, host: str, port: int) -> None:
+    _atomic_write(state_dir / DAEMON_FILE, json.dumps({"host": host, "port": port, "pid": os.getpid()}))
+
+
+def read_daemon_info(state_dir: Path) -> dict | None:
+    try:
+        return json.loads((state_dir / DAEMON_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def clear_daemon_info(state_dir: Path) -> None:
+    try:
+        info = read_daemon_info(state_dir)
+        if info and info.get("pid") == os.getpid():
+            (state_dir / DAEMON_FILE).unlink()
+    except OSError:
+        pass
+
+
+def touch_alive(state_dir: Path, now: float | None = None) -> None:
+    _atomic_write(state_dir / ALIVE_FILE, f"{now if now is not None else time.time():.3f}\n")
+
+
+def last_alive(state_dir: Path) -> float | None:
+    try:
+        return float((state_dir / ALIVE_FILE).read_text().strip())
+    except (OSError, ValueError):
+        return None

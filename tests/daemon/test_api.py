@@ -1,0 +1,131 @@
+"""The control API of a real daemon over loopback: auth, refusals, fuzzing. Output goes to WAV files."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from harness import Daemon, Project
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory):
+    root = tmp_path_factory.mktemp("api")
+    project = Project(root)
+    (root / "audio" / "secret.txt").write_text("not audio")
+    project.save()
+    d = Daemon(project, {}, output=f"wav:{root / 'out'}").start()
+    yield d
+    assert d.terminate() == 0
+
+
+def _aired(d: Daemon) -> int:
+    return len(d.project.asrun_rows())
+
+
+def test_token_file_is_private(daemon):
+    mode = stat.S_IMODE(os.stat(daemon.project.root / "state" / "api-token").st_mode)
+    assert mode == 0o600
+
+
+@pytest.mark.parametrize("token", [None, "", "sai-ma", "x" * 5000])
+def test_requests_without_the_right_token_are_refused_and_nothing_airs(daemon, token):
+    before = _aired(daemon)
+    code, body = daemon.api("POST", "/api/announcements", {"text": "không được phát"}, token=token)
+    assert code == 401 and "mã truy cập" in body["error"]
+    code, _ = daemon.api("GET", "/api/status", token=token)
+    assert code == 401
+    time.sleep(0.3)
+    assert _aired(daemon) == before
+
+
+@pytest.mark.parametrize(
+    "body, code, words",
+    [
+        ({"audio": "../../../etc/passwd"}, 400, "audio/"),
+        ({"audio": "/etc/passwd"}, 400, "audio/"),
+        ({"audio": "audio/../schedule.yaml"}, 400, "audio/"),
+        ({"audio": "audio/secret.txt"}, 400, ".wav"),
+        ({"audio": "audio/khong-co.wav"}, 400, "Không tìm thấy"),
+        ({"script": "../schedule"}, 400, "Không có kịch bản"),
+        ({"script": "khong-co"}, 400, "Không có kịch bản"),
+        ({"text": "   "}, 400, "trống"),
+        ({"text": "a" * 5001}, 422, "quá dài"),
+        ({"text": "x", "priority": "urgent"}, 422, "normal, priority hoặc emergency"),
+        ({"text": "x", "repeat": 100}, 422, "1–5"),
+        ({"text": "x", "script": "thu"}, 400, "đúng một"),
+        ({}, 400, "đúng một"),
+        ({"text": "x", "bogus": 1}, 422, "không được hỗ trợ"),
+    ],
+)
+def test_bad_announcements_get_a_vietnamese_4xx_and_nothing_airs(daemon, body, code, words):
+    before = _aired(daemon)
+    got, answer = daemon.api("POST", "/api/announcements", body)
+    assert got == code, answer
+    assert words in answer["error"]
+    time.sleep(0.2)
+    assert _aired(daemon) == before
+
+
+def test_absurd_sizes_are_refused_before_parsing(daemon):
+    code, answer = daemon.api("POST", "/api/announcements", raw=b'{"text": "' + b"a" * 200_000 + b'"}')
+    assert code == 413 and "quá lớn" in answer["error"]
+    code, answer = daemon.api("POST", "/api/announcements", raw=b"{not json")
+    assert code == 422 and "JSON" in answer["error"]
+
+
+def test_cancel_unknown_is_404(daemon):
+    code, answer = daemon.api("DELETE", "/api/queue/999999")
+    assert code == 404 and "hàng chờ" in answer["error"]
+
+
+def test_a_valid_announcement_airs_and_is_logged(daemon):
+    code, answer = daemon.api("POST", "/api/announcements", {"text": "Kính thưa bà con, thông báo thử.", "by": "kiểm thử"})
+    assert code == 202, answer
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        rows = [r for r in daemon.project.asrun_rows() if r["source"] == "adhoc" and r["status"] == "played"]
+        if rows:
+            break
+        time.sleep(0.1)
+    assert rows and json.loads(rows[-1]["items"]) == ["text:Kính thưa bà con, thông báo thử."]
+    wavs = list((daemon.project.root / "out").glob("*.wav"))
+    assert wavs, "the announcement should have been written to the WAV output"
+
+
+def test_fuzzing_the_openapi_description_finds_no_server_error(daemon):
+    info = json.loads((daemon.project.root / "state" / "daemon.json").read_text())
+    token = (daemon.project.root / "state" / "api-token").read_text().strip()
+    schemathesis = Path(sys.executable).with_name("schemathesis")
+    result = subprocess.run(
+        [str(schemathesis), "run", f"http://127.0.0.1:{info['port']}/openapi.json",
+         "-H", f"Authorization: Bearer {token}", "--checks", "not_a_server_error",
+         "--max-examples", "30", "--generation-deterministic", "--request-timeout", "20"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    import re
+
+    counts = re.search(r"(\d+) generated, (\d+) passed", result.stdout)
+    assert counts and counts[1] == counts[2] and int(counts[1]) >= 50, result.stdout[-4000:]
+
+
+def test_binding_beyond_loopback_needs_an_explicit_option(tmp_path):
+    project = Project(tmp_path)
+    project.save()
+    from harness import BROADCASTER
+
+    r = subprocess.run([*BROADCASTER, "run", "--schedule", str(project.schedule_path), "--host", "0.0.0.0",
+                        "--port", "0", "--output", f"wav:{tmp_path / 'out'}"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1
+    assert "--allow-remote" in r.stderr and "Traceback" not in r.stderr

@@ -1,0 +1,203 @@
+"""Run the real daemon in a subprocess against a throw-away project folder.
+
+Used by the daemon tests, the soak and the benchmarks: a project (schedule.yaml, scripts_vi/,
+audio/chime.wav) written to a temp folder, a ``broadcaster run`` child process reaching a
+private PulseAudio server, its log lines collected, and the control API called over loopback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+REPO = Path(__file__).resolve().parents[1]
+TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+BROADCASTER = [sys.executable, "-m", "broadcaster.cli"]
+
+SHORT_TEXT = "Kính thưa bà con, đây là bản tin thử nghiệm của đài truyền thanh xã."
+
+
+def local_now() -> datetime:
+    return datetime.now(TZ)
+
+
+def hhmmss(t: datetime) -> str:
+    return t.astimezone(TZ).strftime("%H:%M:%S")
+
+
+class Project:
+    """A project folder: schedule.yaml + scripts_vi/ + audio/ (chime copied from the repo)."""
+
+    def __init__(self, root: Path, *, chime: bool = True, voice: str = "espeak") -> None:
+        self.root = root
+        (root / "scripts_vi").mkdir(parents=True, exist_ok=True)
+        (root / "audio").mkdir(exist_ok=True)
+        self.chime = chime
+        self.voice = voice
+        if chime:
+            shutil.copy(REPO / "audio" / "chime.wav", root / "audio" / "chime.wav")
+        self.write_script("thu", SHORT_TEXT)
+        self.schedule_path = root / "schedule.yaml"
+        self.slots: list[dict] = []
+
+    def write_script(self, slug: str, text: str) -> Path:
+        path = self.root / "scripts_vi" / f"{slug}.txt"
+        path.write_text(text + "\n", encoding="utf-8")
+        return path
+
+    def slot(self, name: str, at: datetime, *, play: list[dict] | None = None, priority: str = "normal",
+             repeat: int = 1) -> dict:
+        s = {"name": name, "at": hhmmss(at), "dates": [at.astimezone(TZ).date().isoformat()],
+             "play": play or [{"script": "thu"}], "priority": priority, "repeat": repeat}
+        self.slots.append(s)
+        return s
+
+    def yaml_text(self) -> str:
+        today = local_now().date()
+        lines = [
+            "campaign:",
+            "  name: Chiến dịch thử nghiệm",
+            f"  start: {(today - timedelta(days=1)).isoformat()}",
+            f"  end: {(today + timedelta(days=1)).isoformat()}",
+            "  timezone: Asia/Ho_Chi_Minh",
+            "policy: {earliest: '00:00', latest: '23:59:59', max_session_minutes: 45}",
+            "defaults:",
+            f"  chime: {'audio/chime.wav' if self.chime else 'null'}",
+            "  repeat: 1",
+            "  gap_seconds: 1",
+            f"  voice: [{self.voice}]",
+            "output: {grace_minutes: 1}",
+            "slots:" if self.slots else "slots: []",
+        ]
+        for s in self.slots:
+            lines.append(f"  - name: {s['name']}")
+            lines.append(f"    at: '{s['at']}'")
+            lines.append(f"    dates: [{', '.join(s['dates'])}]")
+            lines.append(f"    priority: {s['priority']}")
+            lines.append(f"    repeat: {s['repeat']}")
+            lines.append("    play:")
+            for item in s["play"]:
+                (k, v), = item.items()
+                lines.append(f"      - {k}: {json.dumps(v, ensure_ascii=False)}")
+        return "\n".join(lines) + "\n"
+
+    def save(self, text: str | None = None) -> None:
+        """Write schedule.yaml the way editors do: temp file, then rename."""
+        tmp = self.schedule_path.with_name(".schedule.yaml.tmp")
+        tmp.write_text(text if text is not None else self.yaml_text(), encoding="utf-8")
+        os.replace(tmp, self.schedule_path)
+
+    # -- the as-run log, read directly from SQLite -----------------------------------
+    def asrun_rows(self) -> list[dict]:
+        db = self.root / "state" / "asrun.sqlite3"
+        if not db.exists():
+            return []
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+        con.row_factory = sqlite3.Row
+        try:
+            return [dict(r) for r in con.execute("SELECT * FROM asrun ORDER BY id")]
+        finally:
+            con.close()
+
+
+class Daemon:
+    """``broadcaster run`` as a child process; stderr lines collected for assertions."""
+
+    def __init__(self, project: Project, env: dict[str, str], *, output: str | None = None,
+                 extra: list[str] | None = None) -> None:
+        self.project = project
+        self.env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
+        self.output = output
+        self.extra = extra or []
+        self.lines: list[str] = []
+        self.proc: subprocess.Popen | None = None
+        self._reader: threading.Thread | None = None
+
+    def start(self, timeout: float = 30.0) -> "Daemon":
+        cmd = [*BROADCASTER, "run", "--schedule", str(self.project.schedule_path), "--port", "0", *self.extra]
+        if self.output:
+            cmd += ["--output", self.output]
+        info = self.project.root / "state" / "daemon.json"
+        if info.exists():
+            info.unlink()
+        self.proc = subprocess.Popen(cmd, cwd=self.project.root, env=self.env, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        self.wait_for("sẵn sàng", timeout)
+        return self
+
+    def _read(self) -> None:
+        assert self.proc and self.proc.stderr
+        for line in self.proc.stderr:
+            self.lines.append(line.rstrip("\n"))
+
+    def wait_for(self, needle: str, timeout: float = 20.0, start: int = 0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in self.lines[start:]:
+                if needle in line:
+                    return line
+            if self.proc and self.proc.poll() is not None and not self._reader.is_alive():
+                raise AssertionError(f"daemon exited ({self.proc.returncode}) before '{needle}':\n" + self.log())
+            time.sleep(0.02)
+        raise AssertionError(f"'{needle}' not seen within {timeout}s:\n" + self.log())
+
+    def log(self) -> str:
+        return "\n".join(self.lines[-80:])
+
+    # -- control API over loopback ------------------------------------------------------
+    def api(self, method: str, path: str, body: dict | None = None, token: str | None = "auto",
+            raw: bytes | None = None, headers: dict | None = None) -> tuple[int, dict]:
+        info = json.loads((self.project.root / "state" / "daemon.json").read_text())
+        if token == "auto":
+            token = (self.project.root / "state" / "api-token").read_text().strip()
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        req = urllib.request.Request(f"http://127.0.0.1:{info['port']}{path}", data=data, method=method)
+        if token is not None:
+            req.add_header("Authorization", f"Bearer {token}")
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        for k, v in (headers or {}).items():
+            req.add_header(k, v)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                return resp.status, json.loads(resp.read() or b"{}")
+        except urllib.error.HTTPError as exc:
+            body = exc.read()
+            try:
+                return exc.code, json.loads(body)
+            except ValueError:
+                return exc.code, {"raw": body.decode(errors="replace")}
+
+    def cli(self, *args: str, timeout: float = 30.0) -> subprocess.CompletedProcess:
+        return subprocess.run([*BROADCASTER, *args, "--schedule", str(self.project.schedule_path)],
+                              cwd=self.project.root, env=self.env, capture_output=True, text=True, timeout=timeout)
+
+    def terminate(self, timeout: float = 15.0) -> int:
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else 0
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError("daemon did not stop on SIGTERM:\n" + self.log())
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
