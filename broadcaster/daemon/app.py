@@ -26,7 +26,8 @@ from broadcaster.daemon.jobs import JobSync
 from broadcaster.daemon.watch import ScheduleWatcher
 from broadcaster.playout.player import Player, Request
 from broadcaster.playout.sinks import open_sink
-from broadcaster.programme import build_programme
+from broadcaster.programme import build_programme, load_levelled
+from broadcaster.speech.audio import CHIME_LUFS
 from broadcaster.schedule.load import load_schedule
 from broadcaster.schedule.model import Broadcast, ItemKind, Priority, Schedule
 from broadcaster.schedule.plan import plan_broadcasts
@@ -230,7 +231,17 @@ class Daemon:
 
     # -- speech -----------------------------------------------------------------------
     def _prerender(self) -> None:
-        """Render every script and text the schedule uses, so air time never waits on TTS."""
+        """Render every script and text the schedule uses, so air time never waits on TTS.
+
+        The chimes go first: levelling one also loads the loudness meter (scipy), about a
+        second on a modest PC that an ad-hoc announcement must not have to wait for.
+        """
+        chimes = {self.schedule.defaults.chime, *(slot.chime for slot in self.schedule.slots)}
+        for chime in filter(None, chimes):
+            try:
+                load_levelled(chime, CHIME_LUFS)
+            except Exception as exc:  # noqa: BLE001 - reported again, with the broadcast, at air time
+                log.error("Không chuẩn bị được nhạc hiệu %s: %s", chime, exc)
         texts: dict[str, str] = {}
         for slot in self.schedule.slots:
             for item in slot.play:

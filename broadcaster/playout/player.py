@@ -261,6 +261,8 @@ class Player:
                     }.get(now.stop_reason or "", "bị ngắt")
                 if result.started_at and start_at:
                     log.info("  lệch giờ phát: %+.0f ms", (result.started_at - start_at) * 1000)
+                elif result.started_at:
+                    log.info("  từ lúc nhận lệnh đến khi phát: %.0f ms", (result.started_at - req.submitted) * 1000)
         except Exception as exc:  # noqa: BLE001 - SinkError and render failures end as 'failed'
             error = str(exc) or exc.__class__.__name__
             engines = _engines(programme) if programme is not None else {}
