@@ -110,7 +110,7 @@ def test_fuzzing_the_openapi_description_finds_no_server_error(daemon):
         [str(schemathesis), "run", f"http://127.0.0.1:{info['port']}/openapi.json",
          "-H", f"Authorization: Bearer {token}", "--checks", "not_a_server_error",
          "--max-examples", "30", "--generation-deterministic", "--request-timeout", "20"],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True, text=True, timeout=300, cwd=daemon.project.root,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     import re
