@@ -205,13 +205,13 @@ class NullSink(Sink):
         started = time.time()
         frames = 0
         for block in blocks:
-            if stop.is_set():
-                return PlayResult(completed=False, seconds=frames / rate, started_at=started)
             frames += len(_as_mono(block))
             if self.realtime:
                 _wait_until(started + frames / rate, stop)
-        if stop.is_set() and self.realtime:
-            return PlayResult(completed=False, seconds=min(frames / rate, time.time() - started), started_at=started)
+            if stop.is_set():
+                # in real time, only what the clock let through was "heard"
+                heard = min(frames / rate, time.time() - started) if self.realtime else frames / rate
+                return PlayResult(completed=False, seconds=heard, started_at=started)
         return PlayResult(completed=True, seconds=frames / rate, started_at=started)
 
     def describe(self) -> dict:

@@ -78,7 +78,7 @@ def _engines_from(voice: Sequence[str]) -> list[Engine]:
             engines.append(make_engine(spec))
         except ValueError as exc:
             problems.append(str(exc))
-            log.warning("skipping voice %r: %s", spec, exc)
+            log.warning("Bỏ qua giọng đọc %r: %s", spec, exc)
     if not engines:
         raise ValueError("; ".join(problems) or "chưa khai báo giọng đọc nào (defaults.voice trống)")
     return engines
@@ -137,14 +137,14 @@ class SpeechRenderer:
                     self._record_failure(engine, str(exc))
                     errors.append(f"{engine.name}: {exc}")
                     # info, not warning: callers report fallbacks (Rendered.fallback_reason, health())
-                    log.info("engine %s failed: %s", engine.name, exc)
+                    log.info("Giọng đọc %s không dùng được: %s", engine.name, exc)
                     continue
                 self._record_ok(engine.name)
                 meta = {"engine": engine.name, "options": engine.options(), "text": spoken}
                 try:
                     self.cache.put(key, samples, meta)
                 except OSError as exc:  # a full disk must not stop the broadcast
-                    log.warning("could not write speech cache %s: %s", key, exc)
+                    log.warning("Không ghi được bộ nhớ đệm giọng đọc %s: %s", key, exc)
                 self._count(engine.name, cached=False, fallback=index > 0)
                 return Rendered(samples, engine.name, key, False, index > 0, spoken,
                                 "; ".join(errors) or None)
