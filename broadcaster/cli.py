@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 # (subcommand, module) in the order the help lists them
@@ -91,6 +92,16 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as exc:  # noqa: BLE001 - the operator gets a sentence, never a traceback
+        if os.environ.get("LOA_XA_DEBUG"):
+            raise
+        print(
+            f"Lỗi ngoài dự kiến ({type(exc).__name__}: {exc}).\n"
+            "  → Đây là lỗi của chương trình, không phải của bạn: hãy gửi thông báo này cho người phụ trách kỹ thuật "
+            "(chạy lại với biến môi trường LOA_XA_DEBUG=1 để có chi tiết).",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":

@@ -53,30 +53,22 @@ def load_or_report(args):
 
 
 def run(args) -> int:
-    try:
-        result = load_or_report(args)
-        if not result.ok:
-            return 1
-        from broadcaster.schedule.plan import estimate_session_seconds, plan_broadcasts
+    result = load_or_report(args)
+    if not result.ok:
+        return 1
+    from broadcaster.schedule.plan import estimate_session_seconds, plan_broadcasts
 
-        schedule = result.schedule
-        broadcasts = plan_broadcasts(schedule)
-        per_slot = {
-            s.name: estimate_session_seconds(s.play, s.repeat, s.gap_seconds, s.chime) for s in schedule.slots
-        }
-        airtime = sum(per_slot[b.slot] for b in broadcasts)
-        c = schedule.campaign
-        active = sum(1 for s in schedule.slots if s.enabled)
-        note = f" ({len(result.warnings)} cảnh báo ở trên)" if result.warnings else ""
-        print(
-            f"Lịch phát hợp lệ: {active} buổi phát, {len(broadcasts)} lần phát từ "
-            f"{c.start:%d/%m/%Y} đến {c.end:%d/%m/%Y}, tổng thời lượng ước tính {format_duration(airtime)}{note}."
-        )
-        return 0
-    except BrokenPipeError:
-        raise  # the CLI treats a closed pipe (… | head) as a normal end
-    except Exception as exc:  # noqa: BLE001 - the operator gets a sentence, never a traceback
-        return ui.error(
-            f"lỗi ngoài dự kiến khi kiểm tra lịch phát ({type(exc).__name__}: {exc})",
-            "Đây là lỗi của chương trình, không phải của bạn — hãy gửi thông báo này cho người phụ trách kỹ thuật.",
-        )
+    schedule = result.schedule
+    broadcasts = plan_broadcasts(schedule)
+    per_slot = {
+        s.name: estimate_session_seconds(s.play, s.repeat, s.gap_seconds, s.chime) for s in schedule.slots
+    }
+    airtime = sum(per_slot[b.slot] for b in broadcasts)
+    c = schedule.campaign
+    active = sum(1 for s in schedule.slots if s.enabled)
+    note = f" ({len(result.warnings)} cảnh báo ở trên)" if result.warnings else ""
+    print(
+        f"Lịch phát hợp lệ: {active} buổi phát, {len(broadcasts)} lần phát từ "
+        f"{c.start:%d/%m/%Y} đến {c.end:%d/%m/%Y}, tổng thời lượng ước tính {format_duration(airtime)}{note}."
+    )
+    return 0

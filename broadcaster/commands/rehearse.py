@@ -39,7 +39,7 @@ def run(args) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
-    from broadcaster.commands.render import fallback_note, load_or_report, make_renderer
+    from broadcaster.commands.render import conclude, load_or_report, make_renderer
     from broadcaster.programme import ProgrammeError, build_programme
     from broadcaster.schedule.plan import plan_broadcasts
     from broadcaster.speech.audio import measure_lufs, write_wav
@@ -118,12 +118,5 @@ def run(args) -> int:
         table.add_row(*row)
     # piped output (logs, tests) has no terminal width: do not squeeze the table into 80 columns
     Console(width=None if sys.stdout.isatty() else 120).print(table)
-    note = fallback_note(renderer, fallback_parts, args.offline)
-    if note:
-        warn(note)
-    if failures:
-        for line in failures:
-            print(f"Lỗi: {line}", file=sys.stderr)
-        return error(f"{len(failures)} buổi phát chưa tập dượt được",
-                     "sửa lỗi ở trên rồi chạy lại; những buổi này sẽ lỗi y như vậy khi phát thật")
-    return 0
+    return conclude(renderer, fallback_parts, args.offline, failures, f"{len(failures)} buổi phát chưa tập dượt được",
+                    "sửa lỗi ở trên rồi chạy lại; những buổi này sẽ lỗi y như vậy khi phát thật")

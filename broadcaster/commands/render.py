@@ -116,12 +116,17 @@ def run(args) -> int:
     print(f"Đã chuẩn bị {done}/{len(items)} bài: {synthesized} bài mới đọc, {cached} bài lấy từ bộ nhớ đệm"
           + (f", {fallback} bài bằng giọng dự phòng." if fallback else "."))
     print(f"Bộ nhớ đệm: {renderer.cache.directory}")
-    note = fallback_note(renderer, fallback, args.offline)
+    return conclude(renderer, fallback, args.offline, failures, f"{len(failures)} bài chưa chuẩn bị được",
+                    "sửa lỗi ở trên (tệp bài đọc, cài espeak-ng: sudo apt-get install espeak-ng) rồi chạy lại")
+
+
+def conclude(renderer, fallback: int, offline: bool, failures: list[str], failed: str, hint: str) -> int:
+    """Say when the offline voice stood in, list the failures; the exit code."""
+    note = fallback_note(renderer, fallback, offline)
     if note:
         warn(note)
     if failures:
         for line in failures:
             print(f"Lỗi: {line}", file=sys.stderr)
-        return error(f"{len(failures)} bài chưa chuẩn bị được",
-                     "sửa lỗi ở trên (tệp bài đọc, cài espeak-ng: sudo apt-get install espeak-ng) rồi chạy lại")
+        return error(failed, hint)
     return 0

@@ -57,7 +57,6 @@ def announce(args, body: dict) -> int:
 def _play_here(args, path, body: dict) -> int:
     ui.info("Không thấy phần mềm phát thanh đang chạy: phát trực tiếp từ máy này (chờ phát xong)…")
     import logging
-    import threading
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     from broadcaster.adhoc import DirectPlayout, AdhocRefused

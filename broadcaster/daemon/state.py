@@ -15,22 +15,16 @@ import secrets
 import time
 from pathlib import Path
 
+from broadcaster.fsutil import atomic_file
+
 TOKEN_FILE = "api-token"
 DAEMON_FILE = "daemon.json"
 ALIVE_FILE = "alive"
 
 
 def _atomic_write(path: Path, text: str, mode: int = 0o644) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        os.write(fd, text.encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
+    with atomic_file(path, "w", perms=mode) as fh:
+        fh.write(text)
 
 
 def ensure_token(state_dir: Path) -> str:

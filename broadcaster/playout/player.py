@@ -20,7 +20,6 @@ import itertools
 import logging
 import threading
 import time
-from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import math
 import os
-import uuid
 import warnings
 from math import gcd
 from pathlib import Path
 
 import numpy as np
+
+from broadcaster.fsutil import atomic_file
 
 #: the one sample rate used everywhere (output devices all accept it)
 RATE = 48000
@@ -167,23 +168,6 @@ def silence(seconds: float, rate: int = RATE) -> np.ndarray:
     return np.zeros(max(0, int(round(seconds * rate))), dtype=np.float32)
 
 
-def temp_beside(path: str | os.PathLike) -> Path:
-    """Create an empty, uniquely named temporary file next to ``path`` (for write + rename).
-
-    Unlike ``mkstemp`` (always 0600) the file gets the usual permissions under the umask, so
-    cached and rehearsal audio stay readable by the operator's other tools after the rename.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    while True:
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.part")
-        try:
-            os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
-            return tmp
-        except FileExistsError:
-            continue
-
-
 def write_wav(path: str | os.PathLike, samples: np.ndarray, rate: int = RATE,
               subtype: str = "PCM_16") -> Path:
     """Write mono WAV atomically (temporary file in the same folder, then rename)."""
@@ -191,17 +175,6 @@ def write_wav(path: str | os.PathLike, samples: np.ndarray, rate: int = RATE,
 
     path = Path(path)
     data = np.clip(_as_mono_float32(samples), -1.0, 1.0)
-    tmp = temp_beside(path)
-    try:
-        with open(tmp, "wb") as fh:
-            sf.write(fh, data, rate, subtype=subtype, format="WAV")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    with atomic_file(path) as fh:
+        sf.write(fh, data, rate, subtype=subtype, format="WAV")
     return path

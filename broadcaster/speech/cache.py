@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
-from .audio import RATE, TARGET_LUFS, temp_beside, write_wav
+from broadcaster.fsutil import atomic_file
+
+from .audio import RATE, TARGET_LUFS, write_wav
 
 #: bump when the way audio is produced or stored changes, to invalidate old entries
 FORMAT_VERSION = 1
@@ -103,16 +104,5 @@ class RenderCache:
             created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         )
         meta_file = self.meta_path(key)
-        tmp = temp_beside(meta_file)
-        try:
-            with open(tmp, "w", encoding="utf-8") as fh:
-                json.dump(record, fh, ensure_ascii=False, indent=1)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, meta_file)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-            raise
+        with atomic_file(meta_file, "w", encoding="utf-8") as fh:
+            json.dump(record, fh, ensure_ascii=False, indent=1)

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from .audio import temp_beside
+from broadcaster.fsutil import temp_beside
 
 
 class EngineError(Exception):

@@ -8,7 +8,6 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-import numpy as np
 import pytest
 
 import pulse
