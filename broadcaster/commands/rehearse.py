@@ -7,7 +7,7 @@ import sys
 import unicodedata
 from pathlib import Path
 
-from broadcaster.ui import add_schedule_argument, error, schedule_path, warn
+from broadcaster.ui import add_schedule_argument, error, schedule_path
 
 HELP = "Tập dượt: ghi mọi buổi phát của một ngày ra tệp WAV để nghe thử (không cần loa, không cần mạng)"
 
