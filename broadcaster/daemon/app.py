@@ -212,9 +212,15 @@ class Daemon:
         for w in result.warnings:
             log.warning("%s", w)
         with self._lock:
-            self.schedule = result.schedule
-            if any(p.name == "abbreviations.yaml" for p in paths):
+            old, self.schedule = self.schedule, result.schedule
+            if old.defaults.voice != self.schedule.defaults.voice:
+                self.renderer = SpeechRenderer(cache_dir_for(self.schedule), self.schedule.defaults.voice,
+                                               self._abbreviations(self.schedule.base_dir))
+                log.info("Đổi giọng đọc: %s.", ", ".join(self.schedule.defaults.voice))
+            elif any(p.name == "abbreviations.yaml" for p in paths):
                 self.renderer.abbreviations = self._abbreviations(self.schedule.base_dir)
+            if (old.output, old.api, old.state_path) != (self.schedule.output, self.schedule.api, self.schedule.state_path):
+                log.warning("Thay đổi 'output', 'api' hoặc 'state_dir' chỉ có hiệu lực sau khi khởi động lại phần mềm.")
             diff = self.jobs.sync(self.schedule, datetime.now(timezone.utc), skip=self._fired.__contains__)
         self.last_reload = {"ok": True, "at": _now_iso(), "message": f"đã nạp lại ({names}): {diff}"}
         log.info("Đã nạp lại lịch (%s): %s. %s.", names, diff, self._next_text())

@@ -280,7 +280,9 @@ class Player:
         if status == "interrupted" and now.stop_reason == "emergency":
             # Airs again from its start once the emergency is over; it keeps its place
             # ahead of later broadcasts because its sort key is unchanged.
-            again = replace(req, replay_of=row_id, planned_at=None, id=req.id, submitted=req.submitted)
+            # Cut before its planned instant (still in pre-roll): keep that instant, never air early.
+            keep = req.planned_at if req.planned_at and req.planned_at.timestamp() > time.time() else None
+            again = replace(req, replay_of=row_id, planned_at=keep, id=req.id, submitted=req.submitted)
             with self._cond:
                 if not self._closing:
                     heapq.heappush(self._heap, (req.sort_key(), again))

@@ -169,3 +169,15 @@ def test_a_failing_output_logs_failed_and_the_next_broadcast_plays(tmp_path):
         assert json.dumps(rows[1].engines)  # engines recorded (audio items: none spoken)
     finally:
         rig.close()
+
+
+def test_an_emergency_during_pre_roll_does_not_make_the_broadcast_air_early(rig):
+    planned = datetime.now(timezone.utc) + timedelta(seconds=1.5)
+    rig.player.submit(rig.request("theo-lich", 0.3, planned_at=planned))
+    rig.wait_started("theo-lich")  # taken by the worker, waiting for its instant
+    rig.player.submit(rig.request("khan-cap", 0.2, priority=Priority.EMERGENCY))
+    rig.wait_finished(3)
+    rows = rig.rows()
+    assert [(r.title, r.status) for r in rows] == [("theo-lich", "interrupted"), ("khan-cap", "played"),
+                                                   ("theo-lich", "played")]
+    assert rows[2].started_at >= planned - timedelta(milliseconds=20), "aired before its planned time"
