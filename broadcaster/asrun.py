@@ -283,15 +283,20 @@ class AsRunLog:
 
     def finish(self, row_id: int, status: str, *, engines: dict[str, str] | None = None,
                duration_s: float | None = None, error: str | None = None,
-               by: str | None = None, note: str | None = None) -> None:
-        """Close a started row with its final status; ``ended_at`` is now."""
+               by: str | None = None, note: str | None = None, started_at: datetime | None = None) -> None:
+        """Close a started row with its final status; ``ended_at`` is now.
+
+        ``started_at``: when the first sample was really heard, if known (the row is opened
+        a little before, while the output is prepared).
+        """
         if status not in STATUSES or status == "started":
             raise ValueError(f"finish() needs a final status, not {status!r}")
         cur = self._execute(
-            "UPDATE asrun SET status=?, ended_at=?, engines=?, duration_s=?,"
+            "UPDATE asrun SET status=?, started_at=COALESCE(?, started_at), ended_at=?, engines=?, duration_s=?,"
             " error=COALESCE(?, error), by=COALESCE(?, by), note=COALESCE(?, note) WHERE id=?",
             (
                 status,
+                _utc_text(started_at) if started_at else None,
                 self._now(),
                 json.dumps(dict(engines or {}), ensure_ascii=False),
                 None if duration_s is None else float(duration_s),

@@ -21,7 +21,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -237,7 +237,7 @@ class Player:
                 now.stop.set()
         log.info("BẮT ĐẦU %s [%s] %s", req.key, req.priority.label, ", ".join(i.label for i in req.items))
         self._on_event("started", req.describe())
-        status, error, seconds, engines = "failed", build_error, 0.0, {}
+        status, error, seconds, engines, heard_at = "failed", build_error, 0.0, {}, None
         try:
             if programme is not None:
                 result = self._sink.play(
@@ -248,6 +248,8 @@ class Player:
                     label=req.title,
                 )
                 seconds = result.seconds
+                if result.started_at and seconds > 0:
+                    heard_at = datetime.fromtimestamp(result.started_at, timezone.utc)
                 engines = _engines(programme)
                 if result.completed:
                     status, error = "played", None
@@ -269,7 +271,8 @@ class Player:
             with self._cond:
                 self._now = None
         by = now.stop_by if status == "interrupted" else None
-        self._asrun.finish(row_id, status, engines=engines, duration_s=round(seconds, 3), error=error, by=by)
+        self._asrun.finish(row_id, status, engines=engines, duration_s=round(seconds, 3), error=error, by=by,
+                           started_at=heard_at)
         self.last_result = {"key": req.key, "status": status, "error": error, "seconds": seconds}
         if status == "played":
             log.info("KẾT THÚC %s: đã phát %.1f giây, giọng đọc %s", req.key, seconds, _engine_summary(engines))
