@@ -134,7 +134,9 @@ class SpeechRenderer:
                 try:
                     samples = self._synthesize(engine, spoken, deadline)
                 except EngineError as exc:
-                    self._record_failure(engine, str(exc))
+                    # A miss under an ad-hoc's short deadline says the voice is slow, not down:
+                    # only a failure with the full timeout keeps the online voice off for a while.
+                    self._record_failure(engine, str(exc), trip=deadline is None or deadline >= self.online_timeout)
                     errors.append(f"{engine.name}: {exc}")
                     # info, not warning: callers report fallbacks (Rendered.fallback_reason, health())
                     log.info("Giọng đọc %s không dùng được: %s", engine.name, exc)
@@ -184,13 +186,13 @@ class SpeechRenderer:
         with self._lock:
             return self._clock() < self._health[name].down_until
 
-    def _record_failure(self, engine: Engine, message: str) -> None:
+    def _record_failure(self, engine: Engine, message: str, trip: bool = True) -> None:
         with self._lock:
             h = self._health[engine.name]
             h.last_failed = time.time()
             h.last_error = message
             h.failures += 1
-            if engine.online:
+            if engine.online and trip:
                 h.down_until = self._clock() + self.breaker_seconds
 
     def _record_ok(self, name: str) -> None:

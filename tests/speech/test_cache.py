@@ -193,3 +193,21 @@ def test_concurrent_renders_synthesize_once(tmp_path):
         results = list(pool.map(lambda _: renderer.render(TEXT), range(4)))
     assert engine.calls == 1
     assert sum(not r.from_cache for r in results) == 1
+
+
+@responses.activate
+def test_a_miss_under_an_adhoc_deadline_does_not_switch_the_online_voice_off(tmp_path):
+    clock = FakeClock()
+    gtts = Counting(GttsEngine(timeout=5, retries=0))
+    espeak = Counting(EspeakEngine())
+    renderer = SpeechRenderer(tmp_path / "cache", engines=[gtts, espeak], clock=clock, online_timeout=5)
+    responses.add(responses.POST, GTTS_URL, body=requests.exceptions.ConnectTimeout("slow"))
+
+    quick = renderer.render(TEXT, deadline=1.0)
+    assert quick.engine == "espeak" and quick.fallback
+    assert renderer.health()["gtts"]["retry_in"] == 0.0, "a slow answer is not an outage"
+
+    # the next render (scheduled, full timeout) tries the online voice again
+    responses.replace(responses.POST, GTTS_URL, body=gtts_body(make_mp3(1.0)), status=200)
+    assert renderer.render(TEXT + " Xin cảm ơn.").engine == "gtts"
+    assert gtts.calls == 2
