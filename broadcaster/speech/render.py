@@ -94,11 +94,11 @@ class SpeechRenderer:
                  clock: Callable[[], float] = time.monotonic):
         self.cache = RenderCache(Path(cache_dir))
         self.engines: list[Engine] = list(engines) if engines is not None else _engines_from(voice)
-        self.abbreviations = abbreviations
+        self._lock = threading.Lock()
+        self.abbreviations = abbreviations  # also resets the memo of normalized texts
         self.online_timeout = online_timeout
         self.breaker_seconds = breaker_seconds
         self._clock = clock
-        self._lock = threading.Lock()
         self._key_locks: dict[str, threading.Lock] = {}
         self._health = {e.name: _EngineHealth() for e in self.engines}
         self.stats = _Stats()
@@ -109,7 +109,26 @@ class SpeechRenderer:
         """The text as the engines will read it (normalized)."""
         from .normalize import normalize
 
-        return normalize(text, self.abbreviations)
+        with self._lock:
+            memo = self._spoken.get(text)
+        if memo is None:
+            memo = normalize(text, self.abbreviations)
+            with self._lock:
+                if len(self._spoken) > 512:
+                    self._spoken.clear()
+                self._spoken[text] = memo
+        return memo
+
+    @property
+    def abbreviations(self) -> Mapping[str, str] | None:
+        return self._abbreviations
+
+    @abbreviations.setter
+    def abbreviations(self, value: Mapping[str, str] | None) -> None:
+        """New abbreviations (operator edited the file): forget every memoised reading."""
+        with self._lock:
+            self._abbreviations = value
+            self._spoken = {}
 
     def render(self, text: str, *, offline: bool = False, deadline: float | None = None) -> Rendered:
         """Speech for ``text`` (levelled to TARGET_LUFS, 48 kHz mono); raises :class:`RenderError`."""
