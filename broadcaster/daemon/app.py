@@ -239,8 +239,7 @@ class Daemon:
     def _prerender(self) -> None:
         """Render every script and text the schedule uses, so air time never waits on TTS.
 
-        The chimes go first: levelling one also loads the loudness meter (scipy), about a
-        second on a modest PC that an ad-hoc announcement must not have to wait for.
+        The chimes go first, so the first ad-hoc announcement finds its chime levelled.
         """
         chimes = {self.schedule.defaults.chime, *(slot.chime for slot in self.schedule.slots)}
         for chime in filter(None, chimes):

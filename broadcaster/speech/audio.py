@@ -2,16 +2,22 @@
 
 Everything inside Loa xã is mono float32 at :data:`RATE`; files are converted on the way in
 (:func:`decode_file`) so nothing downstream has to care about formats or sample rates.
-Loudness is measured with a BS.1770 meter (pyloudnorm) and every part of a programme is
-levelled to the same target, so the chime is never louder than the speech and one engine is
-never louder than another.
+Loudness is measured with a BS.1770 meter and every part of a programme is levelled to the
+same target, so the chime is never louder than the speech and one engine is never louder
+than another.
+
+Only numpy is used at run time: scipy (pulled in by pyloudnorm and ``resample_poly``) costs
+~100 MB of resident memory and a second of import on a modest PC, more than the whole daemon
+may use. The meter, the resampler and the limiter reproduce pyloudnorm / scipy exactly (the
+tests compare them); the filters run block-wise as matrix products, so a long announcement
+never needs more than a few MB of scratch memory.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import os
-import warnings
 from math import gcd
 from pathlib import Path
 
@@ -45,16 +51,105 @@ def _as_mono_float32(samples: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(data, dtype=np.float32)
 
 
+# -- polyphase resampling (same filter and alignment as scipy.signal.resample_poly) --------
+
+# outputs computed per matrix product: wide enough for BLAS, narrow enough that the input
+# window of a group stays close to the number of taps per phase
+_POLY_GROUP = 64
+# output samples per chunk (bounds scratch memory to a few MB whatever the input length)
+_POLY_CHUNK = 1 << 16
+
+
+class _Polyphase:
+    """Rational-ratio resampler: up by ``up``, low-pass, down by ``down``.
+
+    The filter is the one ``resample_poly`` designs (Kaiser-windowed sinc, β = 5, 10 zero
+    crossings either side at the lower of the two Nyquist frequencies) and the output is
+    aligned and trimmed the same way, so results agree with scipy to float rounding.
+
+    A frame of ``P = F·up`` consecutive outputs always reads the same pattern of inputs,
+    shifted by ``D = F·down``; so frames are rows, and each group of output columns is one
+    matrix product of the input windows by a fixed matrix of filter taps.
+    """
+
+    def __init__(self, up: int, down: int):
+        self.up, self.down = up, down
+        max_rate = max(up, down)
+        half_len = 10 * max_rate
+        numtaps = 2 * half_len + 1
+        cutoff = 1.0 / max_rate
+        m = np.arange(numtaps) - half_len
+        h = cutoff * np.sinc(cutoff * m) * np.kaiser(numtaps, 5.0)
+        h = h / h.sum() * up  # unity gain at DC, times ``up`` for the inserted zeros
+        n_pre_pad = down - half_len % down
+        n_pre_remove = (half_len + n_pre_pad) // down
+        # output j is sum over i of x[i] * h[j*down + offset - i*up] (x is zero outside)
+        offset = n_pre_remove * down - n_pre_pad
+        frames = max(1, _POLY_GROUP // up)
+        self.P, self.D = frames * up, frames * down
+        s = np.arange(self.P) * down + offset
+        i_hi = s // up
+        i_lo = -((numtaps - 1 - s) // up)  # ceil((s - numtaps + 1) / up)
+        self.lo, self.hi = int(i_lo.min()), int(i_hi.max())
+        self.groups = []  # (first column, last column + 1, first input, tap matrix)
+        for a in range(0, self.P, _POLY_GROUP):
+            b = min(self.P, a + _POLY_GROUP)
+            lo, hi = int(i_lo[a:b].min()), int(i_hi[a:b].max())
+            taps = np.zeros((hi - lo + 1, b - a))
+            for col in range(a, b):
+                rows = np.arange(i_lo[col], i_hi[col] + 1)
+                taps[rows - lo, col - a] = h[s[col] - rows * up]
+            self.groups.append((a, b, lo, taps))
+
+    def output_length(self, n_in: int) -> int:
+        n = n_in * self.up
+        return n // self.down + bool(n % self.down)
+
+    def chunks(self, x: np.ndarray):
+        """Yield ``(first output index, output chunk as float64)`` covering the whole output."""
+        n_out = self.output_length(x.size)
+        n_frames = -(-n_out // self.P)
+        per_chunk = max(1, _POLY_CHUNK // self.P)
+        for fa in range(0, n_frames, per_chunk):
+            fb = min(n_frames, fa + per_chunk)
+            nf = fb - fa
+            first = fa * self.D + self.lo
+            window = _zero_padded(x, first, (fb - 1) * self.D + self.hi + 1)
+            out = np.empty((nf, self.P))
+            for a, b, lo, taps in self.groups:
+                start = lo - self.lo
+                rows = np.lib.stride_tricks.sliding_window_view(window[start:], taps.shape[0])
+                out[:, a:b] = np.ascontiguousarray(rows[:: self.D][:nf]) @ taps
+            out = out.reshape(-1)
+            first_out = fa * self.P
+            yield first_out, out[: n_out - first_out]
+
+
+def _zero_padded(x: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """``x[start:stop]`` as float64, with zeros where the range leaves ``x``."""
+    out = np.zeros(stop - start)
+    a, b = max(start, 0), min(stop, x.size)
+    if b > a:
+        out[a - start : b - start] = x[a:b]
+    return out
+
+
+@functools.lru_cache(maxsize=8)
+def _polyphase(up: int, down: int) -> _Polyphase:
+    return _Polyphase(up, down)
+
+
 def resample(samples: np.ndarray, from_rate: int, to_rate: int = RATE) -> np.ndarray:
     """Resample mono audio with a polyphase filter (exact rational ratio)."""
     samples = _as_mono_float32(samples)
     if from_rate == to_rate or samples.size == 0:
         return samples
-    from scipy.signal import resample_poly
-
     g = gcd(int(from_rate), int(to_rate))
-    out = resample_poly(samples, int(to_rate) // g, int(from_rate) // g)
-    return np.ascontiguousarray(out, dtype=np.float32)
+    poly = _polyphase(int(to_rate) // g, int(from_rate) // g)
+    out = np.empty(poly.output_length(samples.size), dtype=np.float32)
+    for first, chunk in poly.chunks(samples):
+        out[first : first + chunk.size] = chunk
+    return out
 
 
 def decode_file(path: str | os.PathLike, rate: int = RATE) -> np.ndarray:
@@ -74,13 +169,19 @@ def decode_file(path: str | os.PathLike, rate: int = RATE) -> np.ndarray:
 
 
 def to_db(amplitude: float) -> float:
+    """Amplitude to dB (``-inf`` for zero)."""
     return 20.0 * math.log10(amplitude) if amplitude > 0 else -math.inf
+
+
+def _peak(samples: np.ndarray) -> float:
+    # max and min instead of abs(): no temporary the size of the signal
+    return max(float(samples.max()), -float(samples.min())) if samples.size else 0.0
 
 
 def peak_dbfs(samples: np.ndarray) -> float:
     """Sample peak in dBFS (``-inf`` for silence)."""
     samples = np.asarray(samples)
-    return to_db(float(np.max(np.abs(samples)))) if samples.size else -math.inf
+    return to_db(_peak(samples)) if samples.size else -math.inf
 
 
 def true_peak_dbfs(samples: np.ndarray, rate: int = RATE) -> float:
@@ -88,10 +189,127 @@ def true_peak_dbfs(samples: np.ndarray, rate: int = RATE) -> float:
     samples = _as_mono_float32(samples)
     if samples.size == 0:
         return -math.inf
-    from scipy.signal import resample_poly
+    over = max(_peak(chunk) for _, chunk in _polyphase(4, 1).chunks(samples))
+    return max(to_db(over), peak_dbfs(samples))
 
-    over = resample_poly(samples, 4, 1)
-    return max(to_db(float(np.max(np.abs(over)))), peak_dbfs(samples))
+
+# -- BS.1770 loudness (same numbers as pyloudnorm's K-weighted integrated loudness) ---------
+
+# samples per block: the in-block part of the filter is one (block × block) matrix product
+_K_BLOCK = 64
+# blocks whose filter state is propagated together by one matrix product
+_K_GROUP = 64
+# samples filtered per chunk (a multiple of block × group); bounds scratch memory
+_K_CHUNK = _K_BLOCK * _K_GROUP * 64
+_GATE_SECONDS = 0.400
+_GATE_STEP = 1.0 - 0.75  # 75 % overlap
+_ABSOLUTE_GATE = -70.0
+
+
+def _biquad(kind: str, gain_db: float, q: float, fc: float, rate: float):
+    """RBJ-cookbook biquad ``(b, a)`` normalised to ``a[0] = 1``, as pyloudnorm designs it."""
+    A = 10 ** (gain_db / 40.0)
+    w0 = 2.0 * math.pi * (fc / rate)
+    alpha = math.sin(w0) / (2.0 * q)
+    cos = math.cos(w0)
+    if kind == "high_shelf":
+        b = [A * ((A + 1) + (A - 1) * cos + 2 * math.sqrt(A) * alpha),
+             -2 * A * ((A - 1) + (A + 1) * cos),
+             A * ((A + 1) + (A - 1) * cos - 2 * math.sqrt(A) * alpha)]
+        a = [(A + 1) - (A - 1) * cos + 2 * math.sqrt(A) * alpha,
+             2 * ((A - 1) - (A + 1) * cos),
+             (A + 1) - (A - 1) * cos - 2 * math.sqrt(A) * alpha]
+    else:  # high_pass
+        b = [(1 + cos) / 2, -(1 + cos), (1 + cos) / 2]
+        a = [1 + alpha, -2 * cos, 1 - alpha]
+    return np.array(b) / a[0], np.array(a) / a[0]
+
+
+class _KWeighting:
+    """The BS.1770 K-weighting filter (high shelf, then RLB high-pass), applied exactly.
+
+    The cascade is a 4-state linear system (transposed direct form II, as ``lfilter``).
+    Instead of a per-sample loop it runs on blocks of ``_K_BLOCK`` samples: each block's
+    output is its own input through the first taps of the impulse response (a Toeplitz
+    matrix product) plus the free response of the state it starts with; the states at the
+    block starts follow from the same idea one level up, over groups of ``_K_GROUP`` blocks.
+    No truncation is involved: the result equals the recursive filter up to rounding.
+    """
+
+    def __init__(self, rate: float):
+        stages = [_biquad("high_shelf", 4.0, 1 / math.sqrt(2), 1500.0, rate),
+                  _biquad("high_pass", 0.0, 0.5, 38.0, rate)]
+        A = np.zeros((4, 4))
+        B = np.zeros(4)
+        C = np.zeros(4)
+        D = 1.0
+        for k, (b, a) in enumerate(stages):
+            # one stage, state z = [z1, z2]:
+            #   y = z1 + b0 x;  z' = [-a1 z1 + z2, -a2 z1] + (b - a b0) x
+            Ak = np.array([[-a[1], 1.0], [-a[2], 0.0]])
+            Bk = np.array([b[1] - a[1] * b[0], b[2] - a[2] * b[0]])
+            sl = slice(2 * k, 2 * k + 2)
+            # this stage's input is the previous stages' output C s + D x
+            A[sl, :] += np.outer(Bk, C)
+            A[sl, sl] = Ak
+            B[sl] = Bk * D
+            C = C * b[0]
+            C[2 * k] = 1.0
+            D = D * b[0]
+        L, K = _K_BLOCK, _K_GROUP
+        powers = [np.eye(4)]
+        for _ in range(L):
+            powers.append(powers[-1] @ A)
+        h = np.array([D] + [C @ powers[k - 1] @ B for k in range(1, L)])
+        toeplitz = np.zeros((L, L))
+        for i in range(L):
+            toeplitz[i, i:] = h[: L - i]
+        # state after a block started from rest: sum of A^(L-1-i) B x[i]
+        to_state = np.array([powers[L - 1 - i] @ B for i in range(L)])
+        self.in_block = np.hstack([toeplitz, to_state])  # (L, L + 4)
+        # free response of a start state s over the block: C A^k s
+        self.free = np.array([C @ powers[k] for k in range(L)]).T  # (4, L)
+        step = powers[L]  # state transition over one block
+        group_powers = [np.eye(4)]
+        for _ in range(K):
+            group_powers.append(group_powers[-1] @ step)
+        # row-vector form: start state of block k in a group, from the blocks' own inputs ...
+        self.within = np.zeros((4 * K, 4 * K))
+        for k in range(K):
+            for i in range(k):
+                self.within[4 * i : 4 * i + 4, 4 * k : 4 * k + 4] = group_powers[k - 1 - i].T
+        # ... plus the group's start state carried forward
+        self.carry = np.hstack([group_powers[k].T for k in range(K)])  # (4, 4K)
+        self.group_end = np.vstack([group_powers[K - 1 - i].T for i in range(K)])  # (4K, 4)
+        self.group_step = group_powers[K].T
+
+    def chunks(self, x: np.ndarray):
+        """Yield ``(first index, filtered chunk as float64)`` for the whole of ``x``."""
+        L, K = _K_BLOCK, _K_GROUP
+        state = np.zeros(4)
+        for first in range(0, x.size, _K_CHUNK):
+            part = x[first : first + _K_CHUNK]
+            n = part.size
+            padded = -(-n // (L * K)) * (L * K)  # zeros after the end do not change the output
+            blocks = np.zeros(padded)
+            blocks[:n] = part
+            blocks = blocks.reshape(-1, L)
+            zs = blocks @ self.in_block
+            ends = np.ascontiguousarray(zs[:, L:]).reshape(-1, 4 * K)
+            starts = ends @ self.within
+            group_ends = ends @ self.group_end
+            carried = np.empty((group_ends.shape[0], 4))
+            for g in range(group_ends.shape[0]):
+                carried[g] = state
+                state = state @ self.group_step + group_ends[g]
+            starts += carried @ self.carry
+            y = zs[:, :L] + starts.reshape(-1, 4) @ self.free
+            yield first, y.reshape(-1)[:n]
+
+
+@functools.lru_cache(maxsize=4)
+def _k_weighting(rate: float) -> _KWeighting:
+    return _KWeighting(rate)
 
 
 def measure_lufs(samples: np.ndarray, rate: int = RATE) -> float:
@@ -99,11 +317,60 @@ def measure_lufs(samples: np.ndarray, rate: int = RATE) -> float:
     samples = _as_mono_float32(samples)
     if samples.size < int(_MIN_MEASURE_SECONDS * rate) + 1 or not np.any(samples):
         return -math.inf
-    import pyloudnorm
+    n = samples.size
+    # gating blocks: the same float arithmetic as pyloudnorm, so the same sample bounds
+    n_blocks = int(np.round((n / rate - _GATE_SECONDS) / (_GATE_SECONDS * _GATE_STEP))) + 1
+    j = np.arange(n_blocks)
+    lower = np.minimum((_GATE_SECONDS * (j * _GATE_STEP) * rate).astype(np.int64), n)
+    upper = np.minimum((_GATE_SECONDS * (j * _GATE_STEP + 1) * rate).astype(np.int64), n)
+    # energy up to each block bound, summed chunk by chunk from the filtered signal
+    bounds = np.unique(np.concatenate([lower, upper]))
+    energy_at = np.zeros(bounds.size)
+    total = 0.0
+    for first, y in _k_weighting(float(rate)).chunks(samples):
+        last = first + y.size
+        inside = np.flatnonzero((bounds > first) & (bounds < last))
+        pieces = np.cumsum(np.add.reduceat(y * y, np.concatenate([[0], bounds[inside] - first])))
+        energy_at[inside] = total + pieces[:-1]
+        total += pieces[-1]
+        energy_at[bounds == last] = total
+    index = np.searchsorted(bounds, [lower, upper])
+    z = (1.0 / (_GATE_SECONDS * rate)) * (energy_at[index[1]] - energy_at[index[0]])
+    with np.errstate(divide="ignore"):
+        block_lufs = -0.691 + 10.0 * np.log10(z)
+        gated = z[block_lufs >= _ABSOLUTE_GATE]
+        if gated.size == 0:
+            return -math.inf
+        relative_gate = -0.691 + 10.0 * np.log10(gated.mean()) - 10.0
+        gated = z[(block_lufs > relative_gate) & (block_lufs > _ABSOLUTE_GATE)]
+        if gated.size == 0:
+            return -math.inf
+        return float(-0.691 + 10.0 * np.log10(gated.mean()))
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # pyloudnorm warns about clipping; we handle peaks ourselves
-        return float(pyloudnorm.Meter(rate).integrated_loudness(samples.astype(np.float64)))
+
+# -- look-ahead limiter ------------------------------------------------------------------
+
+# output samples per chunk (each chunk also reads look-ahead and hold around it)
+_LIMIT_CHUNK = 1 << 17
+
+
+def _sliding_min(x: np.ndarray, width: int) -> np.ndarray:
+    """``out[n] = min(x[n : n + width])``, exact, in log2(width) vectorised passes.
+
+    After each pass ``m[i]`` is the minimum of ``x[i : i + span]`` with ``span`` doubled; the
+    window is then the union of two overlapping spans. (Faster here than van Herk /
+    Gil-Werman, whose running minimum does not vectorise.)
+    """
+    m, span = x, 1
+    while span * 2 <= width:
+        m = np.minimum(m[:-span], m[span:])
+        span *= 2
+    n_out = x.size - width + 1
+    return np.minimum(m[:n_out], m[width - span : width - span + n_out])
+
+
+def _edge_padded(x: np.ndarray, before: int, after: int) -> np.ndarray:
+    return np.pad(x, (before, after), mode="edge") if before or after else x
 
 
 def limit(samples: np.ndarray, ceiling_dbfs: float = PEAK_CEILING_DBFS, rate: int = RATE,
@@ -114,23 +381,40 @@ def limit(samples: np.ndarray, ceiling_dbfs: float = PEAK_CEILING_DBFS, rate: in
     ahead to ``hold`` behind, then smoothed by a moving average no wider than twice the
     look-ahead. Every averaged value comes from a window that contains the sample itself, so
     the ceiling holds exactly, while gain changes ramp over ~20 ms instead of clicking.
+    Signal edges repeat the first/last value (as ``scipy.ndimage`` mode "nearest").
     """
-    from scipy.ndimage import minimum_filter1d, uniform_filter1d
-
     samples = _as_mono_float32(samples)
     ceiling = 10.0 ** (ceiling_dbfs / 20.0)
-    magnitude = np.abs(samples)
-    if samples.size == 0 or float(magnitude.max()) <= ceiling:
+    if samples.size == 0 or _peak(samples) <= ceiling:
         return samples
-    needed = np.minimum(np.float32(1.0), np.float32(ceiling) / np.maximum(magnitude, np.float32(1e-12)))
+    n = samples.size
     ahead = max(1, int(lookahead * rate))
     behind = max(ahead, int(hold * rate))
-    size = ahead + behind + 1
-    # origin shifts the window so it spans [n - behind, n + ahead]
-    gain = minimum_filter1d(needed, size=size, mode="nearest", origin=behind - size // 2)
-    gain = uniform_filter1d(gain, size=2 * ahead + 1, mode="nearest")
-    gain = np.minimum(gain, needed)  # guard against float rounding in the average
-    return (samples * gain).astype(np.float32)
+    width = ahead + behind + 1
+
+    def needed(a: int, b: int) -> np.ndarray:
+        magnitude = np.abs(samples[a:b])
+        return np.minimum(np.float32(1.0),
+                          np.float32(ceiling) / np.maximum(magnitude, np.float32(1e-12)))
+
+    out = np.empty(n, dtype=np.float32)
+    for a in range(0, n, _LIMIT_CHUNK):
+        b = min(n, a + _LIMIT_CHUNK)
+        # minimum gain over [k - behind, k + ahead] for every k the average below reads
+        g_lo, g_hi = max(0, a - ahead), min(n, b + ahead)
+        n_lo, n_hi = max(0, g_lo - behind), min(n, g_hi + ahead)
+        need = needed(n_lo, n_hi)
+        window = _edge_padded(need, n_lo - (g_lo - behind), (g_hi + ahead) - n_hi)
+        gain = _sliding_min(window, width)
+        # moving average over [k - ahead, k + ahead]; float64 sums like scipy's running sum
+        gain = _edge_padded(gain, g_lo - (a - ahead), (b + ahead) - g_hi)
+        sums = np.concatenate([[0.0], np.cumsum(gain, dtype=np.float64)])
+        span = 2 * ahead + 1
+        smooth = ((sums[span:] - sums[:-span]) / span).astype(np.float32)
+        # guard against float rounding in the average
+        smooth = np.minimum(smooth, need[a - n_lo : b - n_lo])
+        out[a:b] = samples[a:b] * smooth
+    return out
 
 
 def normalize_loudness(samples: np.ndarray, target_lufs: float = TARGET_LUFS,
@@ -150,6 +434,7 @@ def normalize_loudness(samples: np.ndarray, target_lufs: float = TARGET_LUFS,
     gain = target_lufs - loudness
     out = samples
     for _ in range(4):
+        out = None  # let the previous attempt go before making the next (peak memory on long texts)
         out = limit(samples * np.float32(10.0 ** (gain / 20.0)), sample_ceiling, rate)
         loudness = measure_lufs(out, rate)
         if not math.isfinite(loudness) or abs(target_lufs - loudness) < 0.15:
