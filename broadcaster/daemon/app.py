@@ -179,7 +179,7 @@ class Daemon:
                 log.warning("Phát muộn %s (trễ %.0f giây, trong thời gian cho phép).", b.key, late)
                 self.player.submit(_request_for(b))
             elif b.key not in interrupted:
-                reason = f"phần mềm không chạy lúc đến giờ (trễ {late / 60:.0f} phút khi khởi động lại)"
+                reason = f"phần mềm không chạy lúc đến giờ (trễ {_duration_vi(late)} khi khởi động lại)"
                 self.asrun.record(key=b.key, planned_at=b.at, source="schedule", slot=b.slot, title=b.slot,
                                   items=[i.label for i in b.items], priority=b.priority.label,
                                   status="missed", error=reason)
@@ -265,6 +265,7 @@ class Daemon:
                 fallback += bool(r.fallback)
             except Exception as exc:  # noqa: BLE001 - tried again at air time
                 log.error("Không tạo được giọng đọc cho %s: %s", label, exc)
+        _release_freed_memory()
         note = f", {fallback} bằng giọng ngoại tuyến (mất mạng?)" if fallback else ""
         log.info("Đã chuẩn bị sẵn giọng đọc cho %d/%d nội dung%s.", done, len(texts), note)
 
@@ -396,6 +397,20 @@ class Daemon:
 
 
 ADHOC_ONLINE_DEADLINE_S = 1.5
+
+
+def _release_freed_memory() -> None:
+    """Hand the heap that rendering freed back to the OS (glibc keeps it otherwise).
+
+    Levelling a long text briefly needs a few large buffers; without a trim the idle daemon
+    stays at its render-time peak for days.
+    """
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        pass
 
 
 def _request_for(b: Broadcast) -> Request:

@@ -215,7 +215,7 @@ class Player:
         start_at = req.planned_at.timestamp() if req.planned_at else None
         if start_at is not None and time.time() - start_at > self.grace_seconds:
             late = time.time() - start_at
-            reason = f"trễ {late / 60:.1f} phút, quá thời gian cho phép {self.grace_seconds / 60:.0f} phút"
+            reason = f"trễ {late:.0f} giây, quá thời gian cho phép {self.grace_seconds:.0f} giây"
             self._asrun.record(**self._row_fields(req), status="missed", error=reason)
             log.warning("BỎ LỠ %s: %s", req.key, reason)
             self._on_event("missed", req.describe())

@@ -35,6 +35,7 @@ FADE_SECONDS = 0.03
 PREROLL_SECONDS = 1.0
 # No callback for this long (or the stream stopping by itself) means the device is gone.
 WATCHDOG_SECONDS = 1.5
+MAX_WATCHDOG_SECONDS = 5.0
 # Closing a stream on a dead server can block forever; give up on it after this long.
 CLOSE_TIMEOUT = 2.0
 FAILED_CLOSE_TIMEOUT = 0.4
@@ -676,7 +677,9 @@ class SoundDeviceSink(Sink):
 
     def _supervise(self, stream, state: _Playback) -> None:
         """Wait until the programme has been heard; raise SinkError if the device dies meanwhile."""
-        watchdog = max(WATCHDOG_SECONDS, 4 * state.latency)
+        # Bounded: a device reporting an absurd latency must not make the watchdog blind.
+        watchdog = min(MAX_WATCHDOG_SECONDS, max(WATCHDOG_SECONDS, 4 * state.latency))
+        ready_since: float | None = None  # wall time the programme's first samples were queued
 
         def dead() -> bool:
             return time.monotonic() - state.last_callback > watchdog or not stream.active
@@ -686,6 +689,14 @@ class SoundDeviceSink(Sink):
                 return  # nothing audible yet; play() re-raises the programme's error
             if dead():
                 raise self._lost(state, stream, "khi đang phát")
+            # Callbacks that keep coming while the start never happens mean the device clock
+            # is frozen (a stalled sound server): fail now, never wait on it forever.
+            if state.started_at is None and (state.feeder.has_data() or state.feeder.exhausted):
+                now = time.time()
+                ready_since = ready_since or now
+                due = max(ready_since, state.start_at or 0.0)
+                if now - due > watchdog:
+                    raise self._lost(state, stream, "lúc bắt đầu (đồng hồ thiết bị âm thanh không chạy)")
         if state.error is not None:
             raise SinkError(f"Lỗi khi phát trên '{self.name}'.", repr(state.error))
         # The last sample is still in the device's buffer: wait until it has been heard.
