@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -48,8 +49,15 @@ def _sha256_file(path: Path) -> str:
 @dataclass(frozen=True)
 class CacheEntry:
     key: str
-    samples: np.ndarray
+    pcm: np.ndarray  # int16, exactly as stored
     meta: dict
+
+    @property
+    def samples(self) -> np.ndarray:
+        """float32 in [-1, 1): converted on demand (a pre-render that only checks the entry never pays)."""
+        out = self.pcm.astype(np.float32)
+        out *= np.float32(1 / 32768)
+        return out
 
 
 class RenderCache:
@@ -58,6 +66,10 @@ class RenderCache:
     def __init__(self, directory: Path, rate: int = RATE):
         self.directory = Path(directory)
         self.rate = rate
+        # key → (inode, size, mtime_ns) of the file as last verified or written by this
+        # process: unchanged files skip the sha256 (any rewrite changes the stat and is
+        # checked again; every new process checks each entry once).
+        self._verified: dict[str, tuple[int, int, int]] = {}
 
     def audio_path(self, key: str) -> Path:
         return self.directory / key[:2] / f"{key}.wav"
@@ -66,6 +78,7 @@ class RenderCache:
         return self.directory / key[:2] / f"{key}.json"
 
     def discard(self, key: str) -> None:
+        self._verified.pop(key, None)
         for path in (self.audio_path(key), self.meta_path(key)):
             try:
                 path.unlink()
@@ -81,9 +94,16 @@ class RenderCache:
             return None
         try:
             meta = json.loads(meta_file.read_text(encoding="utf-8"))
-            data = audio.read_bytes()  # read once: the checksum and the decode see the same bytes
-            if meta.get("key") != key or meta.get("sha256") != hashlib.sha256(data).hexdigest():
-                raise ValueError("checksum mismatch")
+            with open(audio, "rb") as fh:  # read once: the checksum and the decode see the same bytes
+                st = os.fstat(fh.fileno())
+                data = fh.read()
+            stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
+            if meta.get("key") != key:
+                raise ValueError("sidecar of another entry")
+            if self._verified.get(key) != stamp:
+                if meta.get("sha256") != hashlib.sha256(data).hexdigest():
+                    raise ValueError("checksum mismatch")
+                self._verified[key] = stamp
             # The cache writes PCM_16; decoding to int16 and scaling in numpy is several times
             # faster than libsndfile's own float conversion (this is the warm-render hot path).
             pcm, rate = sf.read(io.BytesIO(data), dtype="int16", always_2d=False)
@@ -92,9 +112,7 @@ class RenderCache:
         except (OSError, ValueError, RuntimeError, sf.LibsndfileError):
             self.discard(key)
             return None
-        samples = pcm.astype(np.float32)
-        samples *= np.float32(1 / 32768)
-        return CacheEntry(key=key, samples=samples, meta=meta)
+        return CacheEntry(key=key, pcm=pcm, meta=meta)
 
     def put(self, key: str, samples: np.ndarray, meta: dict) -> None:
         """Store audio, then its sidecar (both atomic: an entry without a sidecar is ignored)."""

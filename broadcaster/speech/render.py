@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from .audio import RATE, TARGET_LUFS, AudioError, decode_file, normalize_loudness
-from .cache import RenderCache, cache_key
+from .cache import CacheEntry, RenderCache, cache_key
 from .engines import Engine, EngineError, make_engine
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ class RenderError(Exception):
 
 @dataclass
 class Rendered:
-    samples: np.ndarray
+    audio: np.ndarray | CacheEntry  # a cache hit is decoded only when its samples are asked for
     engine: str
     key: str
     from_cache: bool
@@ -50,6 +50,12 @@ class Rendered:
     text: str  # the spoken (normalized) text
     #: why the preferred engine was not used (None when it was)
     fallback_reason: str | None = None
+
+    @property
+    def samples(self) -> np.ndarray:
+        if isinstance(self.audio, CacheEntry):
+            self.audio = self.audio.samples
+        return self.audio
 
 
 @dataclass
@@ -142,7 +148,7 @@ class SpeechRenderer:
                 entry = self.cache.get(key)
                 if entry is not None:
                     self._count(engine.name, cached=True, fallback=index > 0)
-                    return Rendered(entry.samples, engine.name, key, True, index > 0, spoken,
+                    return Rendered(entry, engine.name, key, True, index > 0, spoken,
                                     "; ".join(errors) or None)
                 if engine.online and offline:
                     errors.append(f"{engine.name}: bỏ qua (chế độ ngoại tuyến)")

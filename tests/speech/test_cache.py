@@ -6,6 +6,7 @@ import base64
 import io
 import re
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -211,3 +212,15 @@ def test_a_miss_under_an_adhoc_deadline_does_not_switch_the_online_voice_off(tmp
     responses.replace(responses.POST, GTTS_URL, body=gtts_body(make_mp3(1.0)), status=200)
     assert renderer.render(TEXT + " Xin cảm ơn.").engine == "gtts"
     assert gtts.calls == 2
+
+
+def test_a_verified_entry_rewritten_later_is_checked_again(tmp_path):
+    renderer, engine = espeak_renderer(tmp_path)
+    key = renderer.render(TEXT).key
+    assert renderer.render(TEXT).from_cache  # verified once: later hits skip the checksum
+    audio = renderer.cache.audio_path(key)
+    data = audio.read_bytes()
+    time.sleep(0.02)  # a later write: new mtime, as any real corruption-by-rewrite has
+    audio.write_bytes(data[:1000] + bytes([data[1000] ^ 0xFF]) + data[1001:])
+    again = renderer.render(TEXT)
+    assert not again.from_cache and engine.calls == 2, "the altered file must be re-rendered, never played"
