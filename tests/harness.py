@@ -18,6 +18,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import wave
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -27,6 +28,17 @@ TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 BROADCASTER = [sys.executable, "-m", "broadcaster.cli"]
 
 SHORT_TEXT = "Kính thưa bà con, đây là bản tin thử nghiệm của đài truyền thanh xã."
+
+
+def write_silent_wav(path: Path, seconds: float, rate: int = 8000) -> Path:
+    """A real WAV file of silence (for schedules that name audio items)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(b"\0\0" * int(seconds * rate))
+    return path
 
 
 def local_now() -> datetime:

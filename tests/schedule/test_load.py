@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import shutil
-import wave
 from datetime import date, time
 from pathlib import Path
 
 import pytest
+
+from harness import write_silent_wav as write_wav
 
 from broadcaster.cli import main
 from broadcaster.schedule.load import Diagnostic, load_schedule
@@ -15,16 +16,6 @@ from broadcaster.schedule.model import ItemKind, Priority
 
 BROKEN = Path(__file__).parent / "broken"
 REPO = Path(__file__).resolve().parents[2]
-
-
-def write_wav(path: Path, seconds: float, rate: int = 8000) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(b"\0\0" * int(seconds * rate))
-    return path
 
 
 @pytest.fixture

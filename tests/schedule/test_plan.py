@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-import wave
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+
+from harness import write_silent_wav as write_wav
 
 from broadcaster.cli import main
 from broadcaster.schedule.load import load_schedule
@@ -22,16 +23,6 @@ from broadcaster.schedule.plan import (
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 SEVEN_HOURS = timedelta(hours=7)
-
-
-def write_wav(path: Path, seconds: float, rate: int = 8000) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(b"\0\0" * int(seconds * rate))
-    return path
 
 
 HEADER = """\
