@@ -664,7 +664,21 @@ class SoundDeviceSink(Sink):
         if state.underflows:
             log.warning("'%s': %d lần thiếu dữ liệu (underflow) trên thiết bị", self.name, state.underflows)
         completed = not state.stopped and feeder.drained()
-        return PlayResult(completed=completed, seconds=state.frames / dev_rate, started_at=state.started_at)
+        seconds = state.frames / dev_rate
+        if completed and state.started_at is not None and seconds > 2.0:
+            # A device that swallows audio faster than real time (a sound server gone and its
+            # client running free) has not played anything: never log that as 'played'.
+            took = time.time() - state.started_at
+            if took < 0.5 * seconds:
+                self.failures += 1
+                _mark_dirty()
+                raise SinkError(
+                    f"Thiết bị âm thanh '{self.name}' không phát theo thời gian thực "
+                    f"({seconds:.0f} giây âm thanh trôi qua trong {took:.1f} giây): có thể dịch vụ âm thanh đã dừng. "
+                    f"{_HINT_DEVICES}",
+                    "consumed faster than real time",
+                )
+        return PlayResult(completed=completed, seconds=seconds, started_at=state.started_at)
 
     def _lost(self, state: _Playback, stream, where: str) -> SinkError:
         silent = time.monotonic() - state.last_callback

@@ -90,14 +90,15 @@ def test_sound_server_dies_mid_broadcast_then_next_slot_plays(tmp_path, pulse_se
     project = Project(tmp_path)
     project.write_script("dai", " ".join(["Kính thưa toàn thể nhân dân trong xã."] * 12))
     t0 = local_now().replace(microsecond=0)
-    project.slot("dai", t0 + timedelta(seconds=7), play=[{"script": "dai"}])
+    on_air = t0 + timedelta(seconds=7)
+    project.slot("dai", on_air, play=[{"script": "dai"}])
     later = t0 + timedelta(seconds=22)
     project.slot("sau", later)
     project.save()
     daemon = Daemon(project, pulse_server.env).start()
     try:
         daemon.wait_for("BẮT ĐẦU dai", timeout=20)
-        time.sleep(2.0)
+        time.sleep(max(0.0, on_air.timestamp() + 2.5 - time.time()))  # well into the broadcast
         pulse_server.kill()
         daemon.wait_for("KẾT THÚC dai", timeout=15)
         pulse_server.start()
