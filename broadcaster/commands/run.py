@@ -42,6 +42,7 @@ def run(args) -> int:
     for noisy in ("apscheduler", "watchdog", "uvicorn", "urllib3", "gtts"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     from broadcaster.daemon.app import Daemon, DaemonOptions, StartError
+    from broadcaster.asrun import AsRunError
     from broadcaster.playout.sinks import SinkError
 
     path = ui.schedule_path(args)
@@ -67,7 +68,7 @@ def run(args) -> int:
         print(str(exc), file=sys.stderr)
         return ui.error("lịch phát có lỗi hoặc không khởi động được, phần mềm CHƯA chạy.",
                         "Sửa theo các dòng trên (chạy 'broadcaster check' để kiểm tra) rồi chạy lại.")
-    except SinkError as exc:
+    except (SinkError, AsRunError) as exc:  # e.g. a damaged as-run log: say so, touch nothing
         daemon.stop()
         return ui.error(str(exc))
     while not stop.wait(1.0):
