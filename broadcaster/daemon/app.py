@@ -64,7 +64,6 @@ class Daemon:
         self._server = None
         self._server_thread: threading.Thread | None = None
         self.api_port: int | None = None
-        self.ready = threading.Event()
 
     # -- lifecycle --------------------------------------------------------------------
     def start(self) -> None:
@@ -118,7 +117,6 @@ class Daemon:
         self._say_window()
         log.info("Loa xã sẵn sàng: %s; đầu ra %s; %d lượt phát đã lên lịch (%s).",
                  schedule.campaign.name, self.sink.name, diff.added, self._next_text())
-        self.ready.set()
         if opts.prerender:
             threading.Thread(target=self._prerender, name="prerender", daemon=True).start()
 

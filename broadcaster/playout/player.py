@@ -154,13 +154,6 @@ class Player:
         with self._cond:
             return [req for _, req in sorted(self._heap, key=lambda e: e[0])]
 
-    def queued_keys(self) -> set[str]:
-        with self._cond:
-            keys = {req.key for _, req in self._heap}
-            if self._now is not None:
-                keys.add(self._now.request.key)
-            return keys
-
     def now_playing(self) -> dict | None:
         with self._cond:
             now = self._now

@@ -576,7 +576,6 @@ class SoundDeviceSink(Sink):
             self._device = _portaudio(lambda: _find_device(device, _devices_unlocked(sd)), "find-device")
             self.name = f"{self._device['name']} ({self._device['hostapi']})"
         except SinkError as exc:
-            self.error_at_open = str(exc)
             log.warning("%s", exc)
 
     def describe(self) -> dict:
