@@ -169,6 +169,16 @@ def load_levelled(path: Path, target_lufs: float) -> np.ndarray:
     return samples
 
 
+def speech_items(schedule) -> list[Item]:
+    """Unique script/text items of every slot (disabled ones too), in schedule order."""
+    seen: dict[tuple, Item] = {}
+    for slot in schedule.slots:
+        for item in slot.play:
+            if item.kind in (ItemKind.SCRIPT, ItemKind.TEXT):
+                seen.setdefault((item.kind, item.value), item)
+    return list(seen.values())
+
+
 def item_text(item: Item) -> str:
     """The words of a script or text item (scripts are read as UTF-8; raises ProgrammeError)."""
     if item.kind is ItemKind.TEXT:

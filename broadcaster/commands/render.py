@@ -48,18 +48,6 @@ def make_renderer(schedule):
         return None
 
 
-def speech_items(schedule):
-    """Unique script/text items of every slot, in schedule order."""
-    from broadcaster.schedule.model import ItemKind
-
-    seen: dict[tuple, object] = {}
-    for slot in schedule.slots:
-        for item in slot.play:
-            if item.kind in (ItemKind.SCRIPT, ItemKind.TEXT):
-                seen.setdefault((item.kind, item.value), item)
-    return list(seen.values())
-
-
 def fallback_note(renderer, fallback_count: int, offline: bool) -> str | None:
     """Vietnamese sentence explaining that the offline voice replaced the online one."""
     preferred = renderer.engines[0]
@@ -79,7 +67,7 @@ def run(args) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from broadcaster.programme import ProgrammeError, item_text
+    from broadcaster.programme import ProgrammeError, item_text, speech_items
     from broadcaster.speech.render import RenderError
 
     path = schedule_path(args)

@@ -26,10 +26,10 @@ from broadcaster.daemon.jobs import JobSync
 from broadcaster.daemon.watch import ScheduleWatcher
 from broadcaster.playout.player import Player, Request
 from broadcaster.playout.sinks import open_sink
-from broadcaster.programme import build_programme, load_levelled
+from broadcaster.programme import build_programme, item_text, load_levelled, speech_items
 from broadcaster.speech.audio import CHIME_LUFS
 from broadcaster.schedule.load import load_schedule
-from broadcaster.schedule.model import Broadcast, ItemKind, Priority, Schedule
+from broadcaster.schedule.model import Broadcast, Priority, Schedule
 from broadcaster.schedule.plan import plan_broadcasts
 from broadcaster.speech.normalize import load_abbreviations
 from broadcaster.speech.render import SpeechRenderer, cache_dir_for
@@ -245,27 +245,18 @@ class Daemon:
                 load_levelled(chime, CHIME_LUFS)
             except Exception as exc:  # noqa: BLE001 - reported again, with the broadcast, at air time
                 log.error("Không chuẩn bị được nhạc hiệu %s: %s", chime, exc)
-        texts: dict[str, str] = {}
-        for slot in self.schedule.slots:
-            for item in slot.play:
-                if item.kind is ItemKind.SCRIPT and item.path:
-                    try:
-                        texts[item.label] = item.path.read_text(encoding="utf-8")
-                    except (OSError, UnicodeDecodeError) as exc:
-                        log.error("Không đọc được %s: %s", item.path, exc)
-                elif item.kind is ItemKind.TEXT:
-                    texts[item.label] = item.value
+        items = speech_items(self.schedule)  # the same set `broadcaster render` prepares
         done = fallback = 0
-        for label, text in texts.items():
+        for item in items:
             try:
-                r = self.renderer.render(text)
+                r = self.renderer.render(item_text(item))
                 done += 1
                 fallback += bool(r.fallback)
             except Exception as exc:  # noqa: BLE001 - tried again at air time
-                log.error("Không tạo được giọng đọc cho %s: %s", label, exc)
+                log.error("Không tạo được giọng đọc cho %s: %s", item.label, exc)
         _release_freed_memory()
         note = f", {fallback} bằng giọng ngoại tuyến (mất mạng?)" if fallback else ""
-        log.info("Đã chuẩn bị sẵn giọng đọc cho %d/%d nội dung%s.", done, len(texts), note)
+        log.info("Đã chuẩn bị sẵn giọng đọc cho %d/%d nội dung%s.", done, len(items), note)
 
     def _build_programme(self, req: Request):
         deadline = None
