@@ -17,7 +17,9 @@ The sink's monitor is recorded by one ``Recorder`` per server lifetime; the piec
 wall-clock origin. At the end every planned broadcast of the soak's span (``broadcaster plan
 --json`` of the final schedule) must be accounted for by the as-run log with the expected
 outcome, none played twice, no row left open or unplanned, every ``played`` row audible in a
-recording at its start, and nothing audible at a ``missed`` one. Exit 1 on any discrepancy.
+recording at the ``started_at`` its row claims (±150 ms), that start punctual (within 150 ms of
+the planned time) unless it was a catch-up or queued behind a broadcast still on air, and nothing
+audible at a ``missed`` one. Exit 1 on any discrepancy.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from bench.common import DEBUG_ENTRY, TimedDaemon, harness, log, pulse
 
 GRACE_MINUTES = 0.1  # 6 s: a broadcast due while the daemon is down is late within it, missed beyond it
 ONSET_TOLERANCE_S = 0.150
+QUEUE_SETTLE_S = 0.5  # a broadcast queued behind one that ended this shortly before its time may start late
 KILL_INTO_S = 4.0  # faults land this long after a broadcast's planned start: chime (1.8 s) done, speech on air
 PROXY = "http://127.0.0.1:9"  # discard port, closed on loopback: an immediate connection refusal
 
@@ -308,16 +311,21 @@ class Soak:
                 if not engines or set(engines.values()) != {"espeak"}:
                     verdict.append(f"engines {engines} (want espeak)")
                 started = datetime.fromisoformat(r["started_at"]).timestamp() if r["started_at"] else at
-                late = started - at > 0.5
-                target = started if late else at
-                hit, offset = self._onset_near(target, window=(-ONSET_TOLERANCE_S, ONSET_TOLERANCE_S))
+                # Two separate questions. Is the log truthful: did the sink hear the broadcast when the
+                # as-run row says it started? And was it punctual: did it start at its planned time,
+                # unless it was a catch-up (T) or queued behind a broadcast still on air?
+                hit, offset = self._onset_near(started, window=(-ONSET_TOLERANCE_S, ONSET_TOLERANCE_S))
+                late = started - at
                 if hit is None:
                     verdict.append("not in any recording")
                     onset_txt = "none"
-                elif late:
-                    onset_txt = f"{offset * 1000:+.0f} ms from started_at ({hit - at:.1f} s late)"
+                elif late > ONSET_TOLERANCE_S:
+                    onset_txt = f"{offset * 1000:+.0f} ms from started_at ({late:.1f} s late)"
                 else:
-                    onset_txt = f"{offset * 1000:+.0f} ms"
+                    onset_txt = f"{(hit - at) * 1000:+.0f} ms"
+                if late > ONSET_TOLERANCE_S and slot is not None and slot.role != "T" \
+                        and not self._queued_behind(rows, at, exclude=key):
+                    verdict.append(f"started {late:.1f} s late with nothing else on air")
             if final == "missed":
                 hit, offset = self._onset_near(at, window=(-ONSET_TOLERANCE_S, ONSET_TOLERANCE_S))
                 if hit is not None:
@@ -352,6 +360,18 @@ class Soak:
         lo = self.slots[0].at.timestamp() - 1
         hi = self.slots[-1].at.timestamp() + 1
         return [b for b in json.loads(r.stdout) if lo <= datetime.fromisoformat(b["at"]).timestamp() <= hi]
+
+    @staticmethod
+    def _queued_behind(rows: list[dict], at: float, *, exclude: str) -> bool:
+        """Whether another broadcast was on air at ``at`` or ended just before it (so a late start was queued)."""
+        for r in rows:
+            if r["key"] == exclude or not r["started_at"] or not r["ended_at"]:
+                continue
+            start = datetime.fromisoformat(r["started_at"]).timestamp()
+            end = datetime.fromisoformat(r["ended_at"]).timestamp()
+            if start < at and end > at - QUEUE_SETTLE_S:
+                return True
+        return False
 
     def _onset_near(self, target: float, window: tuple[float, float]) -> tuple[float | None, float]:
         best = None
