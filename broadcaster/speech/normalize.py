@@ -275,6 +275,13 @@ _SO_BEFORE = re.compile(r"(?<!\w)số[ \t]*:?[ \t]*$", re.I)
 _NGAY_BEFORE = re.compile(r"(?<!\w)(?:ngày|mùng|mồng)[ \t]*$", re.I)
 _THANG_BEFORE = re.compile(r"(?<!\w)tháng[ \t]*$", re.I)
 _QUARTER_BEFORE = re.compile(r"(?<!\w)(?:quý|kỳ)[ \t]*$", re.I)
+# "lớp 6/1", "số nhà 12/3", "tổ 5/2": a label with a slash, not a date ("sáu trên một")
+_LABEL_BEFORE = re.compile(r"(?<!\w)(?:lớp|tổ|khu|phòng|nhà|ngõ|ngách|hẻm|kiệt|căn|lô|thửa|tờ|tỷ số|tỉ số)[ \t]*$",
+                           re.I)
+# "trực 24/7", "phục vụ 24/7": round the clock, not the 24th of July
+_ROUND_THE_CLOCK_BEFORE = re.compile(
+    r"(?<!\w)(?:trực|túc trực|phục vụ|hoạt động|mở cửa|tiếp nhận|hỗ trợ|sẵn sàng|liên tục|suốt"
+    r"|hotline|tổng đài|dây nóng)[ \t]*$", re.I)
 
 _UNITS = {
     "km/h": "ki lô mét trên giờ", "km2": "ki lô mét vuông", "km²": "ki lô mét vuông",
@@ -481,6 +488,8 @@ def _month_year(m: re.Match[str]) -> str:
 
 def _day_month(m: re.Match[str]) -> str:
     day, month = int(m.group(1)), int(m.group(2))
+    if _before(m, _LABEL_BEFORE) or ((day, month) == (24, 7) and _before(m, _ROUND_THE_CLOCK_BEFORE)):
+        return _pad(m, f"{number_to_words(day)} trên {number_to_words(month)}")
     return _date_words(m, day, month, None) if _valid_date(day, month) else m.group(0)
 
 
