@@ -33,6 +33,8 @@ fi
 stamp=.venv/.installed-$([ "$want_test" = 1 ] && echo test || echo run)
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "Cài thư viện Python…"
+  # PYTHONWARNINGS: setuptools' editable-install notice is for developers, not operators
+  export PYTHONWARNINGS=ignore
   .venv/bin/python -m pip install -q --upgrade pip
   if [ "$want_test" = 1 ]; then
     .venv/bin/python -m pip install -q -e '.[test]'
