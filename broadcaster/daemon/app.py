@@ -25,11 +25,11 @@ from broadcaster.daemon.api import Accepted, Announcement, ApiError
 from broadcaster.daemon.jobs import JobSync
 from broadcaster.daemon.watch import ScheduleWatcher
 from broadcaster.playout.player import Player, Request
-from broadcaster.playout.sinks import open_sink
+from broadcaster.playout.sinks import SinkError, open_sink
 from broadcaster.programme import build_programme, item_text, load_levelled, speech_items
 from broadcaster.speech.audio import CHIME_LUFS
 from broadcaster.schedule.load import load_schedule
-from broadcaster.schedule.model import Broadcast, Priority, Schedule
+from broadcaster.schedule.model import Broadcast, Output, Priority, Schedule
 from broadcaster.schedule.plan import plan_broadcasts
 from broadcaster.speech.normalize import load_abbreviations
 from broadcaster.speech.render import SpeechRenderer, cache_dir_for
@@ -86,11 +86,11 @@ class Daemon:
         self.renderer = SpeechRenderer(cache_dir_for(schedule), schedule.defaults.voice, self._abbreviations(base))
         self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="render")
         device = opts.output if opts.output is not None else schedule.output.device
-        self.sink = open_sink(device)
+        sink = open_sink(device)
         grace_minutes = opts.grace_minutes if opts.grace_minutes is not None else schedule.output.grace_minutes
         self.grace_seconds = grace_minutes * 60
         self.player = Player(
-            sink=self.sink, asrun=self.asrun, build_programme=self._build_programme, grace_seconds=self.grace_seconds
+            sink=sink, asrun=self.asrun, build_programme=self._build_programme, grace_seconds=self.grace_seconds
         )
 
         tz = schedule.campaign.timezone
@@ -116,7 +116,7 @@ class Daemon:
         self._start_api()
         self._say_window()
         log.info("Loa xã sẵn sàng: %s; đầu ra %s; %d lượt phát đã lên lịch (%s).",
-                 schedule.campaign.name, self.sink.name, diff.added, self._next_text())
+                 schedule.campaign.name, sink.name, diff.added, self._next_text())
         if opts.prerender:
             threading.Thread(target=self._prerender, name="prerender", daemon=True).start()
 
@@ -217,13 +217,38 @@ class Daemon:
                 log.info("Đổi giọng đọc: %s.", ", ".join(self.schedule.defaults.voice))
             elif any(p.name == "abbreviations.yaml" for p in paths):
                 self.renderer.abbreviations = self._abbreviations(self.schedule.base_dir)
-            if (old.output, old.api, old.state_path) != (self.schedule.output, self.schedule.api, self.schedule.state_path):
-                log.warning("Thay đổi 'output', 'api' hoặc 'state_dir' chỉ có hiệu lực sau khi khởi động lại phần mềm.")
+            self._apply_output(old.output, self.schedule.output)
+            if (old.api, old.state_path) != (self.schedule.api, self.schedule.state_path):
+                log.warning("Thay đổi 'api' hoặc 'state_dir' chỉ có hiệu lực sau khi khởi động lại phần mềm.")
             diff = self.jobs.sync(self.schedule, datetime.now(timezone.utc), skip=self._fired.__contains__)
         self.last_reload = {"ok": True, "at": _now_iso(), "message": f"đã nạp lại ({names}): {diff}"}
         log.info("Đã nạp lại lịch (%s): %s. %s.", names, diff, self._next_text())
         if self.options.prerender:
             threading.Thread(target=self._prerender, name="prerender", daemon=True).start()
+
+    def _apply_output(self, old: Output, new: Output) -> None:
+        """A changed ``output`` applies without a restart (unless the command line chose it)."""
+        opts = self.options
+        if new.device != old.device:
+            if opts.output is not None:
+                log.warning("Đầu ra đã được chọn bằng --output khi khởi động (%s): bỏ qua 'output.device' trong lịch.",
+                            opts.output)
+            else:
+                try:
+                    sink = open_sink(new.device)
+                except SinkError as exc:
+                    log.error("Không đổi được đầu ra âm thanh: %s. Vẫn dùng đầu ra cũ (%s).", exc, self.player.sink.name)
+                else:
+                    self.player.use_sink(sink)
+                    log.info("Đổi đầu ra âm thanh: %s (áp dụng từ lượt phát tiếp theo).", sink.name)
+        if new.grace_minutes != old.grace_minutes:
+            if opts.grace_minutes is not None:
+                log.warning("Thời gian cho phép phát muộn đã được chọn khi khởi động (%g phút): bỏ qua "
+                            "'output.grace_minutes' trong lịch.", opts.grace_minutes)
+            else:
+                self.grace_seconds = self.player.grace_seconds = new.grace_minutes * 60
+                self.jobs.set_misfire_grace(self.grace_seconds)
+                log.info("Đổi thời gian cho phép phát muộn: %g phút.", new.grace_minutes)
 
     def _abbreviations(self, base: Path) -> dict:
         extra = base / "scripts_vi" / "abbreviations.yaml"
@@ -311,7 +336,7 @@ class Daemon:
             "queue": [r.describe() for r in self.player.queued()],
             "next": [{"at": b.at.isoformat(), "slot": b.slot, "priority": b.priority.label,
                       "items": [i.label for i in b.items]} for b in self.jobs.upcoming(5)],
-            "output": self.sink.describe(),
+            "output": self.player.sink.describe(),
             "last_result": self.player.last_result,
             "last_reload": self.last_reload,
             "engines": self.renderer.health(),

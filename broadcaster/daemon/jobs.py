@@ -83,6 +83,13 @@ class JobSync:
             self._add(b)
         return diff
 
+    def set_misfire_grace(self, seconds: float) -> None:
+        """A new grace period, for the jobs already scheduled too."""
+        self.misfire_grace_seconds = seconds
+        for job in self._scheduler.get_jobs():
+            if job.id.startswith(JOB_PREFIX):
+                job.modify(misfire_grace_time=int(seconds) or 1)
+
     def _add(self, b: Broadcast) -> None:
         fire_at = b.at - timedelta(seconds=self.lead_seconds)
         self._scheduler.add_job(

@@ -93,6 +93,7 @@ class Player:
         on_event: Callable[[str, dict], None] | None = None,
     ) -> None:
         self._sink = sink
+        self._pending_sink = None  # a new output, taken up at the next broadcast
         self._asrun = asrun
         self._build = build_programme
         self.grace_seconds = grace_seconds
@@ -150,6 +151,19 @@ class Player:
         self._asrun.record(**self._row_fields(req), status="skipped", note="người vận hành hủy")
         return req
 
+    @property
+    def sink(self):
+        """The output the next broadcast will use."""
+        with self._cond:
+            return self._pending_sink or self._sink
+
+    def use_sink(self, sink) -> None:
+        """Switch the output from the next broadcast on; the one on air ends on the sink it started on."""
+        with self._cond:
+            replaced, self._pending_sink = self._pending_sink, sink
+        if replaced is not None:
+            replaced.close()
+
     def queued(self) -> list[Request]:
         with self._cond:
             return [req for _, req in sorted(self._heap, key=lambda e: e[0])]
@@ -172,6 +186,8 @@ class Player:
         if self._thread.is_alive():
             self._thread.join(timeout)
         self._sink.close()
+        if self._pending_sink is not None:
+            self._pending_sink.close()
 
     # -- worker ----------------------------------------------------------------------
     def _next(self) -> Request | None:
@@ -205,6 +221,11 @@ class Player:
         }
 
     def _play(self, req: Request) -> None:
+        with self._cond:
+            pending, self._pending_sink = self._pending_sink, None
+        if pending is not None:
+            self._sink.close()
+            self._sink = pending
         start_at = req.planned_at.timestamp() if req.planned_at else None
         if start_at is not None and time.time() - start_at > self.grace_seconds:
             late = time.time() - start_at

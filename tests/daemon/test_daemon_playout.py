@@ -86,6 +86,59 @@ def test_edit_while_running_adds_a_slot_and_a_broken_edit_keeps_the_old_one(tmp_
     assert "\t- name: cu" in project.schedule_path.read_text(), "the daemon must never rewrite the operator's file"
 
 
+def test_output_change_applies_from_the_next_broadcast_without_a_restart(tmp_path, pulse_server):
+    """The operator moves the output while a broadcast is on air: that one ends on the sound card,
+    the next one goes to the new output; a new grace period applies too. No restart."""
+    import json
+
+    project = Project(tmp_path)
+    t0 = local_now().replace(microsecond=0)
+    a, b = t0 + timedelta(seconds=8), t0 + timedelta(seconds=18)
+    project.slot("truoc", a)
+    project.slot("sau", b)
+    project.save()
+    out = tmp_path / "ban-ghi"
+    rec = pulse_server.record()
+    daemon = Daemon(project, pulse_server.env).start()
+    try:
+        daemon.wait_for("BẮT ĐẦU truoc", timeout=20)
+        time.sleep(max(0.0, a.timestamp() + 2.0 - time.time()))  # on air: chime done, speech playing
+        edited_at = time.time()
+        mark = len(daemon.lines)
+        project.save(project.yaml_text().replace("output: {grace_minutes: 1}",
+                                                 f"output: {{device: 'wav:{out}', grace_minutes: 2}}"))
+        daemon.wait_for("Đã nạp lại lịch", timeout=5, start=mark)
+        changed = daemon.wait_for("Đổi đầu ra âm thanh", timeout=5, start=mark)
+        daemon.wait_for("Đổi thời gian cho phép phát muộn: 2 phút", timeout=5, start=mark)
+        status = json.loads(daemon.cli("status", "--json").stdout)
+        daemon.wait_for("KẾT THÚC truoc", timeout=30)
+        daemon.wait_for("KẾT THÚC sau", timeout=30)
+    finally:
+        recording = rec.stop()
+        assert daemon.terminate() == 0
+    assert f"wav:{out}" in changed
+    assert status["output"]["kind"] == "wav", status["output"]
+    assert "khởi động lại" not in daemon.log()
+    rows = {r["slot"]: r for r in project.asrun_rows()}
+    assert rows["truoc"]["status"] == "played" and rows["sau"]["status"] == "played"
+    # the one on air when the output changed finished on the sound card, to its end
+    onsets = _onsets(recording)
+    assert _near(onsets, a.timestamp(), ON_TIME_S) is not None, f"'truoc' not heard at the sink: {onsets}"
+    last = pulse.find_silence_after(recording.samples, recording.rate, start_s=a.timestamp() - recording.t0_wall)
+    assert last is not None
+    last_wall = recording.wall_time(last)
+    assert last_wall > edited_at + 1.0
+    assert last_wall > a.timestamp() + rows["truoc"]["duration_s"] - 2.0, "'truoc' was cut short at the sink"
+    # the next one went to the new output, not to the sound card
+    assert _near(onsets, b.timestamp(), 2.0) is None, f"'sau' still reached the sound card: {onsets}"
+    files = sorted(out.glob("*.wav"))
+    assert len(files) == 1, files
+    import soundfile as sf
+
+    info = sf.info(str(files[0]))
+    assert abs(info.duration - rows["sau"]["duration_s"]) < 0.1
+
+
 def test_sound_server_dies_mid_broadcast_then_next_slot_plays(tmp_path, pulse_server):
     project = Project(tmp_path)
     project.write_script("dai", " ".join(["Kính thưa toàn thể nhân dân trong xã."] * 12))

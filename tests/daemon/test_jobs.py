@@ -59,6 +59,20 @@ def test_jobs_equal_the_plan_fire_early_by_the_lead_and_reload_is_a_diff(tmp_pat
     assert [b.slot for b in sync.upcoming(10)] == ["a", "b", "d"], "upcoming is in time order"
 
 
+def test_a_new_grace_period_reaches_the_jobs_already_scheduled_and_later_ones(tmp_path, scheduler):
+    project = Project(tmp_path)
+    now = datetime.now(TZ).replace(microsecond=0)
+    project.slot("a", now + timedelta(minutes=10))
+    sync = JobSync(scheduler, lambda b: None, lead_seconds=3, misfire_grace_seconds=60)
+    sync.sync(_load(project), now)
+    sync.set_misfire_grace(300)
+    project.slot("b", now + timedelta(minutes=20))
+    sync.sync(_load(project), now)
+    jobs = [j for j in scheduler.get_jobs() if j.id.startswith(JOB_PREFIX)]
+    assert len(jobs) == 2
+    assert {j.misfire_grace_time for j in jobs} == {300}
+
+
 def test_only_future_broadcasts_inside_the_horizon_and_not_skipped(tmp_path, scheduler):
     project = Project(tmp_path)
     now = datetime.now(TZ).replace(microsecond=0)
