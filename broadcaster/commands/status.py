@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from broadcaster import ui
+from broadcaster.schedule.model import Priority
 
 HELP = "xem trạng thái phần mềm đang chạy: đang phát gì, hàng chờ, lượt tiếp theo, lỗi sửa lịch, giọng đọc"
 
@@ -15,10 +17,85 @@ def add_arguments(parser) -> None:
     parser.add_argument("--json", action="store_true", help="in dạng JSON")
 
 
-def _when(iso: str | None) -> str:
+def _local(iso: str | None, tz, fmt: str = "%H:%M:%S %d/%m/%Y") -> str:
     if not iso:
-        return "ngay khi đến lượt"
-    return datetime.fromisoformat(iso).strftime("%H:%M:%S %d/%m/%Y")
+        return ""
+    t = datetime.fromisoformat(iso)
+    return (t.astimezone(tz) if t.tzinfo else t).strftime(fmt)
+
+
+def _priority(label: str) -> str:
+    try:
+        return Priority.parse(label).vi
+    except ValueError:
+        return label
+
+
+def _voice(name: str, h: dict | str) -> str:
+    if isinstance(h, str):
+        return f"{name}: {h}"
+    kind = "trực tuyến" if h.get("online") else "ngoại tuyến"
+    if h.get("reachable") is None:
+        state = "chưa dùng lần nào"
+    elif h.get("reachable"):
+        state = "hoạt động tốt"
+    else:
+        state = f"KHÔNG dùng được — {h.get('last_error') or 'không rõ lý do'}"
+        if h.get("retry_in"):
+            state += f" (thử lại sau {h['retry_in']:.0f} giây)"
+    return f"{name} ({kind}): {state}"
+
+
+def render(s: dict) -> list[str]:
+    """The status an operator reads: alerts first, every word Vietnamese, times in the campaign's zone."""
+    from broadcaster.asrun import STATUS_VI, item_label_vi
+
+    c = s["campaign"]
+    tz = ZoneInfo(c.get("timezone") or "Asia/Ho_Chi_Minh")
+    h, rem = divmod(int(s["uptime_s"]), 3600)
+    lines = [f"Loa xã đang chạy {h} giờ {rem // 60} phút (tiến trình {s['pid']}), lịch {s['schedule']}"]
+    for alert in s.get("alerts", []):
+        lines.append(f"CẢNH BÁO: {alert}")
+    window = "đang trong thời gian chiến dịch" if c["in_window"] else "NGOÀI thời gian chiến dịch"
+    start, end = (datetime.fromisoformat(c[k]).strftime("%d/%m/%Y") for k in ("start", "end"))
+    lines.append(f"Chiến dịch: {c['name']} ({start} → {end}), {window}")
+    out = s["output"]
+    lines.append(f"Đầu ra: {out.get('name', out)}")
+    now = s.get("now_playing")
+    if now:
+        since = datetime.fromtimestamp(now["since"], tz).strftime("%H:%M:%S")
+        items = ", ".join(item_label_vi(i) for i in now["items"])
+        lines.append(f"ĐANG PHÁT: {now['title']} (mức {_priority(now['priority'])}) từ {since} — {items}")
+    else:
+        lines.append("Đang phát: không")
+    lines.append(f"Hàng chờ: {len(s['queue'])}")
+    for q in s["queue"]:
+        when = _local(q["planned_at"], tz) or "ngay khi đến lượt"
+        lines.append(f"  #{q['id']} {q['title']} (mức {_priority(q['priority'])}) — {when}")
+    lines.append("Lượt tiếp theo:" if s["next"] else "Lượt tiếp theo: không còn lượt nào theo lịch")
+    for n in s["next"]:
+        lines.append(f"  {_local(n['at'], tz)}  {n['slot']} (mức {_priority(n['priority'])})")
+    today = s.get("today")
+    if today is not None:
+        counts = ", ".join(f"{n} {STATUS_VI.get(k, k)}" for k, n in sorted(today.items(), key=lambda kv: -kv[1]))
+        lines.append(f"Hôm nay: {counts or 'chưa có lượt phát nào'} (chi tiết: 'broadcaster log')")
+    last = s.get("last_result")
+    if last:
+        what = last.get("title") or last["key"]
+        when = _local(last.get("ended_at"), tz, "%H:%M %d/%m")
+        status = STATUS_VI.get(last["status"], last["status"])
+        lines.append(f"Lượt phát gần nhất: {what}{f' (xong lúc {when})' if when else ''} — {status}"
+                     + (f" ({last['error']})" if last.get("error") else ""))
+    r = s.get("last_reload") or {}
+    if r:
+        state = "thành công" if r.get("ok") else "BỊ TỪ CHỐI"
+        lines.append(f"Lần nạp lịch gần nhất ({_local(r.get('at'), tz)}): {state} — {r.get('message', '')}")
+        lines.extend(f"  {e}" for e in r.get("errors", []))
+    lines.append("Giọng đọc:")
+    lines.extend(f"  {_voice(name, h)}" for name, h in (s.get("engines") or {}).items())
+    if s.get("adhoc_voice_rule"):
+        lines.append(s["adhoc_voice_rule"])
+    return lines
 
 
 def run(args) -> int:
@@ -34,36 +111,5 @@ def run(args) -> int:
     if args.json:
         print(json.dumps(s, ensure_ascii=False, indent=2))
         return 0
-    h, rem = divmod(int(s["uptime_s"]), 3600)
-    c = s["campaign"]
-    print(f"Loa xã đang chạy {h} giờ {rem // 60} phút (tiến trình {s['pid']}), lịch {s['schedule']}")
-    window = "đang trong thời gian chiến dịch" if c["in_window"] else "NGOÀI thời gian chiến dịch"
-    print(f"Chiến dịch: {c['name']} ({c['start']} → {c['end']}), {window}")
-    out = s["output"]
-    print(f"Đầu ra: {out.get('name', out)}")
-    now = s.get("now_playing")
-    if now:
-        since = datetime.fromtimestamp(now["since"]).strftime("%H:%M:%S")
-        print(f"ĐANG PHÁT: {now['title']} ({now['priority']}) từ {since} — {', '.join(now['items'])}")
-    else:
-        print("Đang phát: không")
-    print(f"Hàng chờ: {len(s['queue'])}")
-    for q in s["queue"]:
-        print(f"  #{q['id']} {q['title']} ({q['priority']}) — {_when(q['planned_at'])}")
-    print("Lượt tiếp theo:" if s["next"] else "Lượt tiếp theo: không còn lượt nào theo lịch")
-    for n in s["next"]:
-        print(f"  {_when(n['at'])}  {n['slot']} ({n['priority']})")
-    r = s.get("last_reload") or {}
-    if r:
-        state = "thành công" if r.get("ok") else "BỊ TỪ CHỐI"
-        print(f"Lần nạp lịch gần nhất ({r.get('at')}): {state} — {r.get('message', '')}")
-        for e in r.get("errors", []):
-            print(f"  {e}")
-    last = s.get("last_result")
-    if last:
-        print(f"Lượt phát gần nhất: {last['key']} — {last['status']}" + (f" ({last['error']})" if last.get("error") else ""))
-    print("Giọng đọc:")
-    for name, h in (s.get("engines") or {}).items():
-        print(f"  {name}: {h if isinstance(h, str) else json.dumps(h, ensure_ascii=False)}")
-    print(s.get("adhoc_voice_rule", ""))
+    print("\n".join(render(s)))
     return 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -237,7 +238,8 @@ class Daemon:
                 try:
                     sink = open_sink(new.device)
                 except SinkError as exc:
-                    log.error("Không đổi được đầu ra âm thanh: %s. Vẫn dùng đầu ra cũ (%s).", exc, self.player.sink.name)
+                    log.error("Không đổi được đầu ra âm thanh: %s. Vẫn dùng đầu ra cũ (%s).", exc,
+                              self.player.sink.name)
                 else:
                     self.player.use_sink(sink)
                     log.info("Đổi đầu ra âm thanh: %s (áp dụng từ lượt phát tiếp theo).", sink.name)
@@ -331,26 +333,40 @@ class Daemon:
         schedule = self.schedule
         tz = schedule.campaign.timezone
         today = datetime.now(tz).date()
+        output, last, engines = self.player.sink.describe(), self.player.last_result, self.renderer.health()
         return {
             "now_playing": self.player.now_playing(),
             "queue": [r.describe() for r in self.player.queued()],
             "next": [{"at": b.at.isoformat(), "slot": b.slot, "priority": b.priority.label,
                       "items": [i.label for i in b.items]} for b in self.jobs.upcoming(5)],
-            "output": self.player.sink.describe(),
-            "last_result": self.player.last_result,
+            "output": output,
+            "last_result": last,
             "last_reload": self.last_reload,
-            "engines": self.renderer.health(),
+            "engines": engines,
+            "today": self._today(tz, today),
+            "alerts": _alerts(output, last, self.last_reload, engines),
             "adhoc_voice_rule": (
                 f"Phát ngay: giọng trực tuyến nếu tạo xong trong {ADHOC_ONLINE_DEADLINE_S:g} giây (trong lúc phát nhạc hiệu), "
                 "nếu không dùng giọng ngoại tuyến; khẩn cấp luôn dùng giọng ngoại tuyến; nội dung đã có sẵn thì dùng bản có sẵn."
             ),
-            "campaign": {"name": schedule.campaign.name, "start": schedule.campaign.start.isoformat(),
-                         "end": schedule.campaign.end.isoformat(),
+            "campaign": {"name": schedule.campaign.name, "timezone": str(tz),
+                         "start": schedule.campaign.start.isoformat(), "end": schedule.campaign.end.isoformat(),
                          "in_window": schedule.campaign.start <= today <= schedule.campaign.end},
             "schedule": str(self.options.schedule_path),
             "uptime_s": round(time.time() - self.started_at, 1),
             "pid": __import__("os").getpid(),
         }
+
+    def _today(self, tz, today) -> dict:
+        """Today's broadcasts by outcome (a replayed one counts once, by its last attempt)."""
+        last: dict[str, str] = {}
+        try:
+            for row in self.asrun.rows(day=today, tz=tz):
+                last[row.key] = row.status
+        except Exception as exc:  # noqa: BLE001 - status must answer even if the log cannot be read
+            log.warning("Không đọc được nhật ký phát cho trạng thái: %s", exc)
+            return {}
+        return dict(Counter(last.values()))
 
     def _start_api(self) -> None:
         import uvicorn
@@ -411,6 +427,23 @@ class Daemon:
 
 
 ADHOC_ONLINE_DEADLINE_S = 1.5
+
+
+def _alerts(output: dict, last: dict | None, reload: dict, engines: dict) -> list[str]:
+    """What needs the operator now, in Vietnamese, each with what to do next."""
+    alerts = []
+    if output.get("kind") == "sounddevice" and output.get("index") is None:
+        alerts.append(f"Chưa tìm thấy loa/thiết bị âm thanh ({output.get('name')}): kiểm tra card âm thanh, dây nối "
+                      "amply, rồi chạy 'broadcaster devices' và 'broadcaster test-tone'.")
+    if last and last.get("status") == "failed":
+        alerts.append(f"Lượt phát gần nhất ({last.get('title') or last.get('key')}) KHÔNG phát được: "
+                      f"{last.get('error') or 'không rõ lý do'}")
+    if reload and reload.get("ok") is False:
+        alerts.append("Bản sửa lịch gần nhất bị TỪ CHỐI, lịch cũ vẫn đang phát: sửa các lỗi ghi bên dưới rồi lưu lại.")
+    if engines and all(h.get("reachable") is False for h in engines.values()):
+        alerts.append("Không giọng đọc nào dùng được: bản tin mới sẽ không đọc được. Kiểm tra espeak-ng đã cài "
+                      "('broadcaster render' báo lỗi chi tiết).")
+    return alerts
 
 
 def _release_freed_memory() -> None:

@@ -287,7 +287,8 @@ class Player:
         by = now.stop_by if status == "interrupted" else None
         self._asrun.finish(row_id, status, engines=engines, duration_s=round(seconds, 3), error=error, by=by,
                            started_at=heard_at)
-        self.last_result = {"key": req.key, "status": status, "error": error, "seconds": seconds}
+        self.last_result = {"key": req.key, "title": req.title, "status": status, "error": error,
+                            "seconds": seconds, "ended_at": datetime.now(timezone.utc).isoformat()}
         if status == "played":
             log.info("KẾT THÚC %s: đã phát %.1f giây, giọng đọc %s", req.key, seconds, _engine_summary(engines))
         else:

@@ -154,12 +154,22 @@ def test_sound_server_dies_mid_broadcast_then_next_slot_plays(tmp_path, pulse_se
         time.sleep(max(0.0, on_air.timestamp() + 2.5 - time.time()))  # well into the broadcast
         pulse_server.kill()
         daemon.wait_for("KẾT THÚC dai", timeout=15)
+        during = daemon.cli("status")  # what the operator sees: the failure, first
         pulse_server.start()
         rec = pulse_server.record()
         daemon.wait_for("KẾT THÚC sau", timeout=30)
         recording = rec.stop()
+        after = daemon.cli("status")
     finally:
         daemon.terminate()
+    assert during.returncode == 0, during.stderr
+    alert = during.stdout.splitlines()[1]
+    assert alert.startswith("CẢNH BÁO: Lượt phát gần nhất (dai) KHÔNG phát được: "), during.stdout
+    assert "Hôm nay: 1 lỗi" in during.stdout
+    assert "CẢNH BÁO" not in after.stdout, after.stdout
+    if later.date() == on_air.date():  # both on the same local day (not across midnight)
+        today = next(line for line in after.stdout.splitlines() if line.startswith("Hôm nay:"))
+        assert "1 đã phát" in today and "1 lỗi" in today, today
     rows = {r["slot"]: r for r in project.asrun_rows()}
     assert rows["dai"]["status"] == "failed" and rows["dai"]["error"], rows["dai"]
     assert rows["sau"]["status"] == "played", rows["sau"]
