@@ -84,8 +84,10 @@ def render(s: dict) -> list[str]:
         what = last.get("title") or last["key"]
         when = _local(last.get("ended_at"), tz, "%H:%M %d/%m")
         status = STATUS_VI.get(last["status"], last["status"])
+        error = last.get("error")
+        shown = error and any(error in a for a in s.get("alerts", []))  # already in an alert above
         lines.append(f"Lượt phát gần nhất: {what}{f' (xong lúc {when})' if when else ''} — {status}"
-                     + (f" ({last['error']})" if last.get("error") else ""))
+                     + (f" ({error})" if error and not shown else ""))
     r = s.get("last_reload") or {}
     if r:
         state = "thành công" if r.get("ok") else "BỊ TỪ CHỐI"

@@ -319,6 +319,10 @@ class Daemon:
             msg = f"Đã xếp hàng ({req.priority.vi}): phát sau bản tin đang phát và {ahead} bản tin đang chờ."
         else:
             msg = "Đang phát ngay."
+        missing = _output_missing(self.player.sink.describe())
+        if missing:
+            msg += (f" CẢNH BÁO: {missing[0].lower()}{missing[1:]} — bản tin có thể không phát được; "
+                    "xem 'broadcaster status'.")
         log.info("Yêu cầu phát ngay #%d (%s) từ %s: %s", req.id, req.priority.vi, req.by, req.items[0].label)
         return Accepted(id=req.id, title=req.title, priority=req.priority.label, position=ahead, message=msg)
 
@@ -429,12 +433,22 @@ class Daemon:
 ADHOC_ONLINE_DEADLINE_S = 1.5
 
 
+def _output_missing(output: dict) -> str | None:
+    """'Chưa tìm thấy …' when the sound card was not found at its last lookup."""
+    if output.get("kind") != "sounddevice" or output.get("index") is not None:
+        return None
+    device = output.get("device")
+    return "Chưa tìm thấy loa (thiết bị âm thanh mặc định)" if device in (None, "") else \
+        f"Chưa tìm thấy thiết bị âm thanh '{device}'"
+
+
 def _alerts(output: dict, last: dict | None, reload: dict, engines: dict) -> list[str]:
     """What needs the operator now, in Vietnamese, each with what to do next."""
     alerts = []
-    if output.get("kind") == "sounddevice" and output.get("index") is None:
-        alerts.append(f"Chưa tìm thấy loa/thiết bị âm thanh ({output.get('name')}): kiểm tra card âm thanh, dây nối "
-                      "amply, rồi chạy 'broadcaster devices' và 'broadcaster test-tone'.")
+    missing = _output_missing(output)
+    if missing:
+        alerts.append(f"{missing}: kiểm tra card âm thanh, dây nối amply, rồi chạy 'broadcaster devices' và "
+                      "'broadcaster test-tone'.")
     if last and last.get("status") == "failed":
         alerts.append(f"Lượt phát gần nhất ({last.get('title') or last.get('key')}) KHÔNG phát được: "
                       f"{last.get('error') or 'không rõ lý do'}")

@@ -129,3 +129,24 @@ def test_binding_beyond_loopback_needs_an_explicit_option(tmp_path):
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 1
     assert "--allow-remote" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_missing_sound_card_is_said_at_once_to_say_and_in_status(tmp_path):
+    project = Project(tmp_path)
+    project.save()
+    d = Daemon(project, {}, output="khong-co-loa-nay").start()
+    try:
+        said = d.cli("say", "Kính thưa bà con, thông báo thử.")
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not any(r["status"] == "failed" for r in project.asrun_rows()):
+            time.sleep(0.1)
+        status = d.cli("status")
+    finally:
+        assert d.terminate() == 0
+    assert said.returncode == 0, said.stderr
+    assert "CẢNH BÁO: chưa tìm thấy thiết bị âm thanh 'khong-co-loa-nay'" in said.stdout, said.stdout
+    rows = project.asrun_rows()
+    assert [r["status"] for r in rows] == ["failed"] and rows[0]["error"], rows
+    alerts = [line for line in status.stdout.splitlines() if line.startswith("CẢNH BÁO: ")]
+    assert alerts[0].startswith("CẢNH BÁO: Chưa tìm thấy thiết bị âm thanh 'khong-co-loa-nay': kiểm tra"), status.stdout
+    assert "KHÔNG phát được" in alerts[1], status.stdout
