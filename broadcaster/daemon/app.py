@@ -455,8 +455,8 @@ def _alerts(output: dict, last: dict | None, reload: dict, engines: dict) -> lis
     if reload and reload.get("ok") is False:
         alerts.append("Bản sửa lịch gần nhất bị TỪ CHỐI, lịch cũ vẫn đang phát: sửa các lỗi ghi bên dưới rồi lưu lại.")
     if engines and all(h.get("reachable") is False for h in engines.values()):
-        alerts.append("Không giọng đọc nào dùng được: bản tin mới sẽ không đọc được. Kiểm tra espeak-ng đã cài "
-                      "('broadcaster render' báo lỗi chi tiết).")
+        alerts.append(f"Không giọng đọc nào dùng được ({', '.join(engines)}): bản tin mới sẽ không đọc được. "
+                      "Kiểm tra kết nối Internet (gtts) và espeak-ng đã cài; 'broadcaster render' báo lỗi chi tiết.")
     return alerts
 
 

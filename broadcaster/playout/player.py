@@ -155,7 +155,7 @@ class Player:
     def sink(self):
         """The output the next broadcast will use."""
         with self._cond:
-            return self._pending_sink or self._sink
+            return self._pending_sink if self._pending_sink is not None else self._sink
 
     def use_sink(self, sink) -> None:
         """Switch the output from the next broadcast on; the one on air ends on the sink it started on."""
