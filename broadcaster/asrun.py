@@ -432,6 +432,21 @@ def parse_day(text: str) -> date:
 _OUTCOME_RANK = {s: i for i, s in enumerate(("played", "started", "interrupted", "failed", "missed", "skipped"))}
 
 
+def final_outcomes(rows: Iterable[AsRunRow]) -> dict[str, AsRunRow]:
+    """Per broadcast key, the row that stands for it: its best outcome, the newest row on a tie.
+
+    Keys keep the order of their first row.
+    """
+    def rank(r: AsRunRow) -> tuple[int, int]:
+        return _OUTCOME_RANK.get(r.status, 99), -r.id
+
+    best: dict[str, AsRunRow] = {}
+    for r in rows:
+        if r.key not in best or rank(r) < rank(best[r.key]):
+            best[r.key] = r
+    return best
+
+
 @dataclass
 class DayStats:
     """Counts for one day (or the whole period, for the total)."""
@@ -509,15 +524,9 @@ def build_report(planned: list[Broadcast], rows: list[AsRunRow], start: date, en
             for i in range((end - start).days + 1)}
 
     in_range = [r for r in rows if r.at is not None and _local_day(r.at, tz) in days]
-    by_key: dict[str, list[AsRunRow]] = {}
     for r in in_range:
-        by_key.setdefault(r.key, []).append(r)
         days[_local_day(r.at, tz)].seconds_aired += r.aired_seconds
-
-    def outcome(key: str) -> tuple[str, AsRunRow]:
-        group = by_key[key]
-        best = min(group, key=lambda r: (_OUTCOME_RANK.get(r.status, 99), -r.id))
-        return best.status, best
+    outcomes = final_outcomes(in_range)
 
     scripts: dict[str, ScriptStats] = {}
 
@@ -534,14 +543,14 @@ def build_report(planned: list[Broadcast], rows: list[AsRunRow], start: date, en
         stats.planned += 1
         for item in b.items:
             script(item.label).planned += 1
-        if b.key not in by_key:
+        if b.key not in outcomes:
             if b.at <= now:
                 stats.no_record += 1
             else:
                 stats.upcoming += 1
 
-    for key, group in by_key.items():
-        status, best = outcome(key)
+    for key, best in outcomes.items():
+        status = best.status
         stats = days[_local_day(best.at, tz)]
         if best.source == "adhoc":
             if status == "started":

@@ -20,7 +20,7 @@ from pathlib import Path
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from broadcaster.adhoc import AdhocRefused, make_request
-from broadcaster.asrun import AsRunLog
+from broadcaster.asrun import AsRunLog, final_outcomes
 from broadcaster.daemon import state
 from broadcaster.daemon.api import Accepted, Announcement, ApiError
 from broadcaster.daemon.jobs import JobSync
@@ -362,15 +362,13 @@ class Daemon:
         }
 
     def _today(self, tz, today) -> dict:
-        """Today's broadcasts by outcome (a replayed one counts once, by its last attempt)."""
-        last: dict[str, str] = {}
+        """Today's broadcasts by outcome, counted as the report counts them (a replayed one once)."""
         try:
-            for row in self.asrun.rows(day=today, tz=tz):
-                last[row.key] = row.status
+            rows = self.asrun.rows(day=today, tz=tz)
         except Exception as exc:  # noqa: BLE001 - status must answer even if the log cannot be read
             log.warning("Không đọc được nhật ký phát cho trạng thái: %s", exc)
             return {}
-        return dict(Counter(last.values()))
+        return dict(Counter(r.status for r in final_outcomes(rows).values()))
 
     def _start_api(self) -> None:
         import uvicorn
