@@ -115,6 +115,11 @@ def summary(values, digits: int = 1) -> dict:
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
+def row(metric: str, unit: str, stats: dict, target: str = "", met: bool | None = None) -> dict:
+    """One line of a figure's table, as bench/results.json stores it (``met`` None: no target)."""
+    return {"metric": metric, "unit": unit, "stats": stats, "target": target, "met": met}
+
+
 def cpu_seconds(pid: int) -> float:
     """utime + stime of ``pid`` (all its threads), in seconds."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()

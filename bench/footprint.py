@@ -15,7 +15,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from bench.common import REPO, TimedDaemon, cpu_seconds, harness, log, status_kb, summary
+from bench.common import REPO, TimedDaemon, cpu_seconds, harness, log, row, status_kb, summary
 
 TARGET_READY_MS = 1500.0
 TARGET_CPU_PCT = 0.5
@@ -92,16 +92,14 @@ def run(pa, quick: bool = False) -> dict:
         "id": "footprint",
         "title": "5. Footprint (shipped campaign, warm cache, PortAudio → null sink)",
         "rows": [
-            {"metric": "spawn → 'sẵn sàng' (ready), warm cache", "unit": "ms", "stats": s_ready,
-             "target": f"≤ {TARGET_READY_MS:g} ms", "met": s_ready["max"] <= TARGET_READY_MS},
-            {"metric": "spawn → pre-render done (all scripts from cache)", "unit": "ms", "stats": summary(prerender_ms),
-             "target": "", "met": None},
-            {"metric": f"idle CPU over {idle_s} s", "unit": "%", "stats": {"n": 1, "value": round(cpu_pct, 3)},
-             "target": f"≤ {TARGET_CPU_PCT:g} %", "met": cpu_pct <= TARGET_CPU_PCT},
-            {"metric": "resident memory (VmRSS) while idle", "unit": "MB", "stats": summary(rss_mb),
-             "target": f"≤ {TARGET_RSS_MB:g} MB", "met": max(rss_mb) <= TARGET_RSS_MB},
-            {"metric": "peak resident memory since start (VmHWM)", "unit": "MB",
-             "stats": {"n": 1, "value": round(hwm / 1024, 1)}, "target": "", "met": None},
+            row("spawn → 'sẵn sàng' (ready), warm cache", "ms", s_ready,
+                target=f"≤ {TARGET_READY_MS:g} ms", met=s_ready["max"] <= TARGET_READY_MS),
+            row("spawn → pre-render done (all scripts from cache)", "ms", summary(prerender_ms)),
+            row(f"idle CPU over {idle_s} s", "%", {"n": 1, "value": round(cpu_pct, 3)},
+                target=f"≤ {TARGET_CPU_PCT:g} %", met=cpu_pct <= TARGET_CPU_PCT),
+            row("resident memory (VmRSS) while idle", "MB", summary(rss_mb),
+                target=f"≤ {TARGET_RSS_MB:g} MB", met=max(rss_mb) <= TARGET_RSS_MB),
+            row("peak resident memory since start (VmHWM)", "MB", {"n": 1, "value": round(hwm / 1024, 1)}),
         ],
         "notes": [
             f"{starts} warm starts timed; idle = the last daemon after its pre-render, CPU from /proc/<pid>/stat "

@@ -11,7 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import REPO, log, summary
+from bench.common import REPO, log, row, summary
 
 TARGET_RATIO = 100.0
 
@@ -74,16 +74,12 @@ def run(pa=None, quick: bool = False) -> dict:
         "id": "render",
         "title": "3. Render: cold vs warm cache (all shipped scripts, espeak-ng)",
         "rows": [
-            {"metric": "cold render per script", "unit": "ms", "stats": summary(all_cold), "target": "", "met": None},
-            {"metric": "warm render per script (daemon's renderer)", "unit": "ms", "stats": summary(all_warm, 2),
-             "target": "", "met": None},
-            {"metric": "warm render per script (new renderer/process)", "unit": "ms", "stats": summary(all_fresh, 2),
-             "target": "", "met": None},
-            {"metric": "cold total / warm total (daemon's renderer)", "unit": "×",
-             "stats": {"n": len(per_script), "value": round(ratio, 1)},
-             "target": f"≥ {TARGET_RATIO:g}×", "met": met},
-            {"metric": "cold total / warm total (new renderer)", "unit": "×",
-             "stats": {"n": len(per_script), "value": round(ratio_fresh, 1)}, "target": "", "met": None},
+            row("cold render per script", "ms", summary(all_cold)),
+            row("warm render per script (daemon's renderer)", "ms", summary(all_warm, 2)),
+            row("warm render per script (new renderer/process)", "ms", summary(all_fresh, 2)),
+            row("cold total / warm total (daemon's renderer)", "×", {"n": len(per_script), "value": round(ratio, 1)},
+                target=f"≥ {TARGET_RATIO:g}×", met=met),
+            row("cold total / warm total (new renderer)", "×", {"n": len(per_script), "value": round(ratio_fresh, 1)}),
         ],
         "per_script": per_script,
         "warm_breakdown_ms": breakdown,

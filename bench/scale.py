@@ -17,7 +17,7 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from bench.common import TimedDaemon, harness, log, summary
+from bench.common import TimedDaemon, harness, log, row, summary
 
 TARGET_MS = 1000.0
 DAILY_SLOTS = 28
@@ -143,22 +143,19 @@ def run(pa=None, quick: bool = False) -> dict:
         "id": "scale",
         "title": f"4. Scale: one-year schedule, {count} broadcasts",
         "rows": [
-            {"metric": "load_schedule (in-process)", "unit": "ms", "stats": summary(load_ms), "target": "", "met": None},
-            {"metric": "plan_broadcasts, whole year (in-process)", "unit": "ms", "stats": summary(plan_ms), "target": "",
-             "met": None},
-            {"metric": "check + plan (in-process)", "unit": "ms", "stats": in_proc,
-             "target": f"≤ {TARGET_MS:g} ms", "met": in_proc["max"] <= TARGET_MS},
-            {"metric": "`broadcaster check` (CLI wall)", "unit": "ms", "stats": s_check,
-             "target": f"≤ {TARGET_MS:g} ms", "met": s_check["max"] <= TARGET_MS},
-            {"metric": "`broadcaster plan --json` (CLI wall)", "unit": "ms", "stats": s_plan,
-             "target": f"≤ {TARGET_MS:g} ms", "met": s_plan["max"] <= TARGET_MS},
-            {"metric": "hot reload: save → 'Đã nạp lại lịch' line", "unit": "ms", "stats": s_line,
-             "target": f"≤ {TARGET_MS:g} ms", "met": bool(line_ms) and s_line["max"] <= TARGET_MS},
-            {"metric": "hot reload: save → status API lists the new slot", "unit": "ms", "stats": s_status,
-             "target": f"≤ {TARGET_MS:g} ms",
-             "met": len(status_ms) == reloads and s_status["max"] <= TARGET_MS},
-            {"metric": "daemon start → ready on this schedule", "unit": "ms", "stats": summary([start_ms]),
-             "target": "", "met": None},
+            row("load_schedule (in-process)", "ms", summary(load_ms)),
+            row("plan_broadcasts, whole year (in-process)", "ms", summary(plan_ms)),
+            row("check + plan (in-process)", "ms", in_proc,
+                target=f"≤ {TARGET_MS:g} ms", met=in_proc["max"] <= TARGET_MS),
+            row("`broadcaster check` (CLI wall)", "ms", s_check,
+                target=f"≤ {TARGET_MS:g} ms", met=s_check["max"] <= TARGET_MS),
+            row("`broadcaster plan --json` (CLI wall)", "ms", s_plan,
+                target=f"≤ {TARGET_MS:g} ms", met=s_plan["max"] <= TARGET_MS),
+            row("hot reload: save → 'Đã nạp lại lịch' line", "ms", s_line,
+                target=f"≤ {TARGET_MS:g} ms", met=bool(line_ms) and s_line["max"] <= TARGET_MS),
+            row("hot reload: save → status API lists the new slot", "ms", s_status,
+                target=f"≤ {TARGET_MS:g} ms", met=len(status_ms) == reloads and s_status["max"] <= TARGET_MS),
+            row("daemon start → ready on this schedule", "ms", summary([start_ms])),
         ],
         "notes": [
             f"{DAILY_SLOTS} daily slots + {WEEKLY_SLOTS} slots on Mon/Wed/Fri (two times each) over 365 days = "

@@ -13,7 +13,9 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from bench.common import MONITOR_BIAS_MS, TimedDaemon, first_loud, harness, log, pulse, summary, write_tone
+from bench.common import (
+    MONITOR_BIAS_MS, TimedDaemon, first_loud, harness, log, pulse, row, summary, write_tone,
+)
 
 TARGET_P99_MS = 25.0
 SPACING_S = 4  # jobs fire 3 s early; 4 s keeps broadcasts from queueing behind each other
@@ -75,14 +77,11 @@ def run(pa: "pulse.PulseServer", quick: bool = False) -> dict:
         "id": "start_accuracy",
         "title": "1. Start accuracy (planned time → first audible sample)",
         "rows": [
-            {"metric": "absolute error, as recorded", "unit": "ms", "stats": s_abs_raw,
-             "target": f"p99 ≤ {TARGET_P99_MS:g} ms", "met": met},
-            {"metric": "absolute error, bias-corrected (+4.8 ms)", "unit": "ms", "stats": s_abs_corr,
-             "target": f"p99 ≤ {TARGET_P99_MS:g} ms", "met": met},
-            {"metric": "signed error, as recorded (− = early)", "unit": "ms", "stats": summary(raw_ms),
-             "target": "", "met": None},
-            {"metric": "sink's own DAC-time estimate (log)", "unit": "ms", "stats": summary(sink_estimates),
-             "target": "", "met": None},
+            row("absolute error, as recorded", "ms", s_abs_raw, target=f"p99 ≤ {TARGET_P99_MS:g} ms", met=met),
+            row("absolute error, bias-corrected (+4.8 ms)", "ms", s_abs_corr,
+                target=f"p99 ≤ {TARGET_P99_MS:g} ms", met=met),
+            row("signed error, as recorded (− = early)", "ms", summary(raw_ms)),
+            row("sink's own DAC-time estimate (log)", "ms", summary(sink_estimates)),
         ],
         "missing": missing,
         "notes": notes,

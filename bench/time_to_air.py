@@ -19,6 +19,7 @@ from bench.common import (
     harness,
     log,
     pulse,
+    row,
     summary,
 )
 
@@ -104,11 +105,11 @@ def run(pa: "pulse.PulseServer", quick: bool = False) -> dict:
         f"{n} announcements, each new text (≈4 s of speech) rendered by espeak-ng while the "
         f"{chime_len:.1f} s chime plays; timed from just before the `broadcaster say` process is spawned "
         "to the first sample above −40 dBFS at the sink (recording bias −4.8 ms: true values are up to 5 ms later).",
-        f"Speech onset = first audible sample after the chime's last sample. The pause between chime end and "
-        f"speech is mostly the voice's own leading silence (espeak-ng's render starts with "
-        f"{lead_txt} of it, measured on the very renders that "
-        f"aired); what remains is the silence the player inserted waiting for speech (≈0 when it was ready "
-        f"before the chime ended; slightly negative here by the recording's −4.8 ms bias). As-run: {played}/{len(rows)} played, engines {engines}.",
+        "Speech onset = first audible sample after the chime's last sample. The pause between chime end and "
+        f"speech is mostly the voice's own leading silence (espeak-ng's render starts with {lead_txt} of it, "
+        "measured on the very renders that aired); what remains is the silence the player inserted waiting "
+        "for speech (≈0 when it was ready before the chime ended; slightly negative here by the recording's "
+        f"{MONITOR_BIAS_MS:+.1f} ms bias). As-run: {played}/{len(rows)} played, engines {engines}.",
     ]
     if failures:
         notes.append(f"{failures} announcement(s) failed or never reached the sink.")
@@ -116,17 +117,12 @@ def run(pa: "pulse.PulseServer", quick: bool = False) -> dict:
         "id": "time_to_air",
         "title": "2. Ad-hoc time to air (`broadcaster say` → sink)",
         "rows": [
-            {"metric": "say → chime onset", "unit": "ms", "stats": s_chime,
-             "target": f"≤ {TARGET_CHIME_MS:g} ms", "met": met},
-            {"metric": "say → speech onset", "unit": "ms", "stats": summary(speech_ms), "target": "", "met": None},
-            {"metric": "pause between chime end and speech onset", "unit": "ms", "stats": summary(gap_ms),
-             "target": "", "met": None},
-            {"metric": "of which inserted by the player (pause − voice's leading silence)", "unit": "ms",
-             "stats": summary(inserted_ms), "target": "", "met": None},
-            {"metric": "`say` CLI process wall time", "unit": "ms", "stats": summary(cli_ms), "target": "",
-             "met": None},
-            {"metric": "daemon's own request → first sample (log)", "unit": "ms", "stats": summary(daemon_ms),
-             "target": "", "met": None},
+            row("say → chime onset", "ms", s_chime, target=f"≤ {TARGET_CHIME_MS:g} ms", met=met),
+            row("say → speech onset", "ms", summary(speech_ms)),
+            row("pause between chime end and speech onset", "ms", summary(gap_ms)),
+            row("of which inserted by the player (pause − voice's leading silence)", "ms", summary(inserted_ms)),
+            row("`say` CLI process wall time", "ms", summary(cli_ms)),
+            row("daemon's own request → first sample (log)", "ms", summary(daemon_ms)),
         ],
         "notes": notes,
     }
