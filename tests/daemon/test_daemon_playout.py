@@ -5,10 +5,12 @@ Each test records the sink's monitor and checks that the sound really arrived, w
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import timedelta
 
 import pytest
+import soundfile as sf
 
 import pulse
 from harness import Daemon, Project, local_now
@@ -72,8 +74,6 @@ def test_edit_while_running_adds_a_slot_and_a_broken_edit_keeps_the_old_one(tmp_
         refused = daemon.wait_for("TỪ CHỐI", timeout=5, start=mark)
         status = daemon.cli("status", "--json")
         assert status.returncode == 0, status.stderr
-        import json
-
         reload = json.loads(status.stdout)["last_reload"]
         assert reload["ok"] is False and any("schedule.yaml:" in e for e in reload["errors"]), reload
         daemon.wait_for("KẾT THÚC moi", timeout=30)
@@ -89,8 +89,6 @@ def test_edit_while_running_adds_a_slot_and_a_broken_edit_keeps_the_old_one(tmp_
 def test_output_change_applies_from_the_next_broadcast_without_a_restart(tmp_path, pulse_server):
     """The operator moves the output while a broadcast is on air: that one ends on the sound card,
     the next one goes to the new output; a new grace period applies too. No restart."""
-    import json
-
     project = Project(tmp_path)
     t0 = local_now().replace(microsecond=0)
     a, b = t0 + timedelta(seconds=8), t0 + timedelta(seconds=18)
@@ -133,8 +131,6 @@ def test_output_change_applies_from_the_next_broadcast_without_a_restart(tmp_pat
     assert _near(onsets, b.timestamp(), 2.0) is None, f"'sau' still reached the sound card: {onsets}"
     files = sorted(out.glob("*.wav"))
     assert len(files) == 1, files
-    import soundfile as sf
-
     info = sf.info(str(files[0]))
     assert abs(info.duration - rows["sau"]["duration_s"]) < 0.1
 
