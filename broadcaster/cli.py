@@ -27,6 +27,9 @@ COMMANDS: list[tuple[str, str]] = [
     ("stop", "stop"),
     ("log", "log"),
     ("report", "report"),
+    ("audit", "audit"),
+    ("approve", "approve"),
+    ("user", "user"),
     ("devices", "devices"),
     ("test-tone", "test_tone"),
 ]
@@ -60,7 +63,17 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"Lỗi: {message}\n  → Gõ '{self.prog} --help' để xem hướng dẫn.\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _chosen_command(argv: list[str]) -> str | None:
+    """The subcommand named on the command line (its module is the only one imported)."""
+    names = {name for name, _ in COMMANDS}
+    for arg in argv:
+        if not arg.startswith("-"):
+            return arg if arg in names else None
+    return None
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``argv`` only the chosen subcommand's module is imported (fast start)."""
     _translate_argparse()
     parser = _Parser(
         prog="broadcaster",
@@ -71,7 +84,11 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Xem hướng dẫn từng lệnh: broadcaster LỆNH --help",
     )
     sub = parser.add_subparsers(dest="command", metavar="LỆNH", parser_class=_Parser)
+    chosen = _chosen_command(argv) if argv is not None else None
     for name, module_name in COMMANDS:
+        if chosen is not None and name != chosen:
+            sub.add_parser(name)  # listed, not imported: `say` must start in milliseconds
+            continue
         module = importlib.import_module(f"broadcaster.commands.{module_name}")
         p = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(p)
@@ -80,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):
         parser.print_help()

@@ -8,6 +8,7 @@ import urllib.request
 from pathlib import Path
 
 from broadcaster.daemon import state
+from broadcaster.layout import Layout
 
 
 class DaemonNotRunning(Exception):
@@ -23,20 +24,8 @@ class ApiRefused(Exception):
 
 
 def state_dir_for(schedule_path: Path) -> Path:
-    """The state folder the schedule names (``state_dir:``), or ``state/`` beside it."""
-    base = schedule_path.resolve().parent
-    try:
-        import yaml
-
-        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        data = yaml.load(schedule_path.read_text(encoding="utf-8"), Loader=loader)
-        configured = data.get("state_dir") if isinstance(data, dict) else None
-    except Exception:  # noqa: BLE001 - a broken schedule still has the default state dir
-        configured = None
-    if isinstance(configured, str) and configured.strip():
-        p = Path(configured)
-        return p if p.is_absolute() else base / p
-    return base / "state"
+    """Deprecated spelling of ``Layout.locate(schedule_path).state_dir`` (kept while callers move)."""
+    return Layout.locate(schedule_path).state_dir
 
 
 class Client:
@@ -73,4 +62,4 @@ class Client:
 
 def connect(schedule_path: Path) -> Client:
     """A client for the daemon serving this schedule (raises DaemonNotRunning)."""
-    return Client(state_dir_for(schedule_path))
+    return Client(Layout.locate(schedule_path).state_dir)

@@ -19,13 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
+from . import audiofile
 from .schedule.model import Item, ItemKind
 from .speech.audio import (
     CHIME_LUFS,
     RATE,
     TARGET_LUFS,
     AudioError,
-    decode_file,
     normalize_loudness,
     silence,
 )
@@ -158,8 +158,8 @@ def load_levelled(path: Path, target_lufs: float) -> np.ndarray:
             _MEMO.move_to_end(key)
             return _MEMO[key]
     try:
-        samples = normalize_loudness(decode_file(path, RATE), target_lufs)
-    except AudioError as exc:
+        samples = normalize_loudness(audiofile.decode(path, RATE), target_lufs)
+    except (AudioError, audiofile.AudioFileError) as exc:
         raise ProgrammeError(str(exc)) from None
     samples.setflags(write=False)  # shared between programmes
     with _MEMO_LOCK:

@@ -9,6 +9,10 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from broadcaster.schedule.model import Schedule
 
 SCHEDULE_ENV = "LOA_XA_SCHEDULE"
 
@@ -30,6 +34,33 @@ def add_schedule_argument(parser) -> None:
 
 def schedule_path(args) -> Path:
     return args.schedule if getattr(args, "schedule", None) else default_schedule_path()
+
+
+def load_schedule_or_report(path: Path) -> Schedule | None:
+    """The loaded schedule, or None after printing every error (and warning) with its line."""
+    from broadcaster.schedule.load import load_schedule
+
+    result = load_schedule(path)
+    print_diagnostics(result)
+    return result.schedule if result.ok else None
+
+
+def print_diagnostics(result: Any, stream: TextIO | None = None) -> None:
+    """Print errors and warnings as ``PATH:LINE:COL: …`` in file order, then a count with what to do."""
+    stream = stream or sys.stderr
+    rows = sorted(result.errors + result.warnings, key=lambda d: (d.line, d.col, d.severity))
+    for d in rows:
+        if d.severity == "warning":
+            print(f"{d.path}:{d.line}:{d.col}: cảnh báo: {d.message}", file=stream)
+        else:
+            print(str(d), file=stream)
+    if result.errors:
+        print(
+            f"Lịch phát có {len(result.errors)} lỗi"
+            + (f" và {len(result.warnings)} cảnh báo" if result.warnings else "")
+            + ".\n  → Sửa các dòng trên rồi chạy lại 'broadcaster check'.",
+            file=stream,
+        )
 
 
 def error(message: str, hint: str | None = None) -> int:

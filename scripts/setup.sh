@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 want_test=0
 [ "${1:-}" = "--test" ] && want_test=1
 
-packages=(python3 python3-venv python3-pip espeak-ng libportaudio2 libsndfile1 alsa-utils)
+packages=(python3 python3-venv python3-pip espeak-ng libportaudio2 libsndfile1 alsa-utils ffmpeg)
 if [ "$want_test" = 1 ]; then
   packages+=(pulseaudio pulseaudio-utils libasound2-plugins)
 fi

@@ -172,7 +172,16 @@ class Daemon:
 
     # -- control API over loopback ------------------------------------------------------
     def api(self, method: str, path: str, body: dict | None = None, token: str | None = "auto",
-            raw: bytes | None = None, headers: dict | None = None) -> tuple[int, dict]:
+            raw: bytes | None = None, headers: dict | None = None, wait_if_limited: bool = True) -> tuple[int, dict]:
+        """One request; by default a 429 is retried after its Retry-After, as a polite client does."""
+        for _ in range(5):
+            code, answer, retry_after = self._api_once(method, path, body, token, raw, headers)
+            if code != 429 or not wait_if_limited:
+                break
+            time.sleep(retry_after)
+        return code, answer
+
+    def _api_once(self, method, path, body, token, raw, headers) -> tuple[int, dict, float]:
         info = json.loads((self.project.root / "state" / "daemon.json").read_text())
         if token == "auto":
             token = (self.project.root / "state" / "api-token").read_text().strip()
@@ -186,13 +195,14 @@ class Daemon:
             req.add_header(k, v)
         try:
             with urllib.request.urlopen(req, timeout=10) as resp:
-                return resp.status, json.loads(resp.read() or b"{}")
+                return resp.status, json.loads(resp.read() or b"{}"), 0.0
         except urllib.error.HTTPError as exc:
             body = exc.read()
+            retry_after = float(exc.headers.get("Retry-After") or 1)
             try:
-                return exc.code, json.loads(body)
+                return exc.code, json.loads(body), retry_after
             except ValueError:
-                return exc.code, {"raw": body.decode(errors="replace")}
+                return exc.code, {"raw": body.decode(errors="replace")}, retry_after
 
     def cli(self, *args: str, timeout: float = 30.0) -> subprocess.CompletedProcess:
         return subprocess.run([*BROADCASTER, *args, "--schedule", str(self.project.schedule_path)],

@@ -35,7 +35,7 @@ def test_play_refuses_paths_outside_the_project_and_unknown_scripts(tmp_path):
     r = _run(project, "play", "/etc/passwd.wav", "--output", f"wav:{tmp_path / 'out'}")
     assert r.returncode == 1 and "audio/ hoặc scripts_vi/" in r.stderr and "Traceback" not in r.stderr
     r = _run(project, "play", "khong-co-bai-nay", "--output", f"wav:{tmp_path / 'out'}")
-    assert r.returncode == 1 and "Không có kịch bản" in r.stderr
+    assert r.returncode == 1 and "Không có bài đọc" in r.stderr
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
     r = _run(project, "play", "thu", "--no-chime", "--output", f"wav:{tmp_path / 'out'}")
     assert r.returncode == 0, r.stderr

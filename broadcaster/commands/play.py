@@ -21,7 +21,9 @@ def run(args) -> int:
     name = args.name.strip()
     if not name:
         return ui.error("chưa nêu kịch bản hoặc tệp cần phát.")
-    looks_like_file = "/" in name or Path(name).suffix.lower() in (".wav", ".mp3", ".flac", ".ogg")
+    from broadcaster.audiofile import AUDIO_SUFFIXES
+
+    looks_like_file = "/" in name or Path(name).suffix.lower() in AUDIO_SUFFIXES
     if looks_like_file:
         p = Path(name)
         if p.exists():

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import re
 import sys
-import unicodedata
 from pathlib import Path
 
+from broadcaster import fmt, ui
 from broadcaster.ui import add_schedule_argument, error, schedule_path
 
 HELP = "Tập dượt: ghi mọi buổi phát của một ngày ra tệp WAV để nghe thử (không cần loa, không cần mạng)"
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--date", required=True, metavar="NĂM-THÁNG-NGÀY",
-                        help="ngày cần tập dượt, ví dụ 2026-04-21 hoặc 21/04/2026")
+    parser.add_argument("--date", required=True, metavar="NGÀY",
+                        help=f"ngày cần tập dượt ({fmt.DAY_FORMS})")
     parser.add_argument("--out", type=Path, default=None, metavar="THƯ_MỤC",
                         help="thư mục ghi tệp (mặc định: audio/rehearsal/NGÀY/ cạnh tệp lịch)")
     parser.add_argument("--offline", action="store_true",
@@ -22,14 +21,8 @@ def add_arguments(parser) -> None:
     add_schedule_argument(parser)
 
 
-def slugify(name: str) -> str:
-    """ASCII file-name slug of a Vietnamese slot name ("Buổi sáng" → "buoi-sang")."""
-    text = name.replace("đ", "d").replace("Đ", "D")
-    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "buoi-phat"
-
-
-def _fmt_duration(seconds: float) -> str:
+def _clock_duration(seconds: float) -> str:
+    """``1:05`` — a recording's length as a player shows it."""
     minutes, secs = divmod(int(round(seconds)), 60)
     return f"{minutes}:{secs:02d}"
 
@@ -39,40 +32,39 @@ def run(args) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
-    from broadcaster.commands.render import conclude, load_or_report, make_renderer
+    from broadcaster.commands.render import conclude, make_renderer
+    from broadcaster.layout import Layout
     from broadcaster.programme import ProgrammeError, build_programme
     from broadcaster.schedule.plan import plan_broadcasts
     from broadcaster.speech.audio import measure_lufs, write_wav
     from broadcaster.speech.render import RenderError
 
-    from broadcaster.schedule.load import parse_day
-
     try:
-        day = parse_day(args.date)
-    except ValueError:
-        return error(f"ngày '{args.date}' không hợp lệ", "ghi theo dạng NĂM-THÁNG-NGÀY, ví dụ: --date 2026-04-21")
+        day = fmt.parse_day(args.date)
+    except ValueError as exc:
+        return error(str(exc), "ví dụ: --date 21/4/2026")
 
     path = schedule_path(args)
-    schedule = load_or_report(path)
+    schedule = ui.load_schedule_or_report(path)
     if schedule is None:
         return 1
     campaign = schedule.campaign
     if not campaign.start <= day <= campaign.end:
         return error(
-            f"ngày {day.isoformat()} nằm ngoài chiến dịch '{campaign.name}' "
-            f"({campaign.start.isoformat()} → {campaign.end.isoformat()}), không có buổi phát nào",
+            f"ngày {fmt.day(day)} nằm ngoài chiến dịch '{campaign.name}' "
+            f"({fmt.day(campaign.start)} → {fmt.day(campaign.end)}), không có buổi phát nào",
             "chọn một ngày trong thời gian chiến dịch",
         )
     broadcasts = [b for b in plan_broadcasts(schedule, day, day) if b.at.date() == day]
     if not broadcasts:
-        print(f"Ngày {day.isoformat()} không có buổi phát nào theo lịch (trong chiến dịch, nhưng không buổi nào "
+        print(f"Ngày {fmt.day(day)} không có buổi phát nào theo lịch (trong chiến dịch, nhưng không buổi nào "
               "rơi vào ngày này hoặc các buổi đang tắt). Không có gì để tập dượt.")
         return 0
     renderer = make_renderer(schedule)
     if renderer is None:
         return 1
 
-    out_dir = args.out if args.out is not None else schedule.base_dir / "audio" / "rehearsal" / day.isoformat()
+    out_dir = args.out if args.out is not None else Layout.of(schedule).rehearsal_dir / day.isoformat()
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -89,7 +81,7 @@ def run(args) -> int:
         for b in broadcasts:
             hhmm = b.at.strftime("%H%M")
             progress.update(task, description=f"{b.at:%H:%M} {b.slot}")
-            name = f"{hhmm}-{slugify(b.slot)}"
+            name = f"{hhmm}-{fmt.slugify(b.slot)}"
             while name in used_names:
                 name += "-2"
             used_names.add(name)
@@ -107,11 +99,11 @@ def run(args) -> int:
             else:
                 engines = sorted(set(programme.engines().values())) or ["—"]
                 fallback_parts += len({p.label for p in programme.parts if p.kind == "speech" and p.fallback})
-                rows.append((f"{b.at:%H:%M}", b.slot, _fmt_duration(len(samples) / programme.rate),
+                rows.append((f"{b.at:%H:%M}", b.slot, _clock_duration(len(samples) / programme.rate),
                              ", ".join(engines), f"{measure_lufs(samples):.1f}", target.name))
             progress.advance(task)
 
-    table = Table(title=f"Tập dượt ngày {day.isoformat()} — {out_dir}")
+    table = Table(title=f"Tập dượt ngày {fmt.day(day)} — {out_dir}")
     for header in ("Giờ", "Buổi phát", "Thời lượng", "Giọng đọc", "Độ lớn (LUFS)", "Tệp"):
         table.add_column(header, no_wrap=True)
     for row in rows:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from broadcaster.ui import add_schedule_argument, error, schedule_path, warn
+from broadcaster.ui import add_schedule_argument, error, load_schedule_or_report, schedule_path, warn
 
 HELP = "Chuẩn bị trước giọng đọc cho mọi bài trong lịch (lưu vào audio/cache/ để phát không cần chờ)"
 
@@ -18,30 +18,12 @@ def add_arguments(parser) -> None:
     add_schedule_argument(parser)
 
 
-def load_or_report(path):
-    """Load the schedule, printing diagnostics; None when it is invalid (caller exits 1)."""
-    from broadcaster.schedule.load import load_schedule
-
-    result = load_schedule(path)
-    for diagnostic in result.warnings:
-        print(f"Cảnh báo: {diagnostic}", file=sys.stderr)
-    for diagnostic in result.errors:
-        print(str(diagnostic), file=sys.stderr)
-    if not result.ok:
-        error(
-            f"lịch phát {path} có {len(result.errors)} lỗi, chưa thể chuẩn bị âm thanh",
-            "sửa các dòng ghi ở trên rồi chạy lại (kiểm tra nhanh bằng: broadcaster check)",
-        )
-        return None
-    return result.schedule
-
-
 def make_renderer(schedule):
     """The schedule's renderer, or None after printing why it cannot be built."""
-    from broadcaster.speech.render import renderer_for
+    from broadcaster.station import make_renderer as station_renderer
 
     try:
-        return renderer_for(schedule)
+        return station_renderer(schedule, strict=True)
     except Exception as exc:  # bad abbreviations file, no usable voice: tell the operator, no traceback
         error(f"không chuẩn bị được giọng đọc: {exc}",
               "kiểm tra defaults.voice trong lịch và tệp scripts_vi/abbreviations.yaml")
@@ -71,7 +53,7 @@ def run(args) -> int:
     from broadcaster.speech.render import RenderError
 
     path = schedule_path(args)
-    schedule = load_or_report(path)
+    schedule = load_schedule_or_report(path)
     if schedule is None:
         return 1
     renderer = make_renderer(schedule)

@@ -42,8 +42,6 @@ def run(args) -> int:
     for noisy in ("apscheduler", "watchdog", "uvicorn", "urllib3", "gtts"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     from broadcaster.daemon.app import Daemon, DaemonOptions, StartError
-    from broadcaster.asrun import AsRunError
-    from broadcaster.playout.sinks import SinkError
 
     path = ui.schedule_path(args)
     if not path.is_file():
@@ -63,14 +61,10 @@ def run(args) -> int:
     signal.signal(signal.SIGINT, on_signal)
     try:
         daemon.start()
-    except StartError as exc:
-        daemon.stop()
+    except StartError as exc:  # nothing is left running: start() closed what it had opened
         print(str(exc), file=sys.stderr)
-        return ui.error("lịch phát có lỗi hoặc không khởi động được, phần mềm CHƯA chạy.",
-                        "Sửa theo các dòng trên (chạy 'broadcaster check' để kiểm tra) rồi chạy lại.")
-    except (SinkError, AsRunError) as exc:  # e.g. a damaged as-run log: say so, touch nothing
-        daemon.stop()
-        return ui.error(str(exc))
+        return ui.error("phần mềm CHƯA chạy: lịch phát có lỗi hoặc một bộ phận không khởi động được.",
+                        "Sửa theo các dòng trên (chạy 'broadcaster check' để kiểm tra lịch) rồi chạy lại.")
     while not stop.wait(1.0):
         pass
     logging.getLogger("broadcaster.daemon").info("Nhận tín hiệu %s.", received[0] if received else "dừng")

@@ -38,8 +38,6 @@ def announce(args, body: dict) -> int:
     """Send to the running daemon; when none runs, render and play here, and say so."""
     from broadcaster.client import ApiRefused, DaemonNotRunning, connect
 
-    if not 1 <= args.repeat <= 5:
-        return ui.error("số lần đọc (--repeat) phải từ 1 đến 5.")
     body = {**body, "priority": args.priority, "repeat": args.repeat, "chime": not args.no_chime}
     path = ui.schedule_path(args)
     if not path.is_file():
@@ -59,10 +57,13 @@ def _play_here(args, path, body: dict) -> int:
     import logging
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    from broadcaster.adhoc import DirectPlayout, AdhocRefused
+    from broadcaster.adhoc import AdhocRefused, play_direct
 
+    schedule = ui.load_schedule_or_report(path)
+    if schedule is None:
+        return 1
     try:
-        outcome = DirectPlayout(path, output=args.output).play(body)
+        outcome = play_direct(schedule, body, output=args.output)
     except AdhocRefused as exc:
         return ui.error(str(exc))
     if outcome["status"] != "played":

@@ -7,7 +7,6 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from broadcaster import ui
-from broadcaster.schedule.model import Priority
 
 HELP = "xem trạng thái phần mềm đang chạy: đang phát gì, hàng chờ, lượt tiếp theo, lỗi sửa lịch, giọng đọc"
 
@@ -25,6 +24,8 @@ def _local(iso: str | None, tz, fmt: str = "%H:%M:%S %d/%m/%Y") -> str:
 
 
 def _priority(label: str) -> str:
+    from broadcaster.schedule.model import Priority
+
     try:
         return Priority.parse(label).vi
     except ValueError:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -17,11 +17,14 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from broadcaster.adhoc import MAX_TEXT_CHARS
+from broadcaster.daemon.ratelimit import RateLimit
+from broadcaster.daemon.snapshot import StatusSnapshot
 
 log = logging.getLogger("broadcaster.api")
 
-MAX_BODY_BYTES = 64 * 1024
+#: far above the longest accepted announcement (5 000 characters, ≤ 4 bytes each), so an over-long
+#: text reaches the one judge of announcements and gets its message ("Thông báo quá dài …")
+MAX_BODY_BYTES = 256 * 1024
 
 
 class ApiError(Exception):
@@ -34,15 +37,19 @@ class ApiError(Exception):
 
 
 class Announcement(BaseModel):
-    """Exactly one of ``text``, ``script`` or ``audio``."""
+    """Exactly one of ``text``, ``script`` or ``audio``.
+
+    Only types are checked here; limits (length, repeat, priority names) are judged by
+    ``adhoc.make_request``, so the daemon and a direct ``say`` refuse with the same words.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
-    text: str | None = Field(None, max_length=MAX_TEXT_CHARS, description="Văn bản đọc ngay")
-    script: str | None = Field(None, max_length=100, description="Tên kịch bản trong scripts_vi/ (không có .txt)")
-    audio: str | None = Field(None, max_length=300, description="Tệp âm thanh trong audio/ hoặc scripts_vi/")
-    priority: Literal["normal", "priority", "emergency"] = "normal"
-    repeat: int = Field(1, ge=1, le=5)
+    text: str | None = Field(None, description="Văn bản đọc ngay (tối đa 5000 ký tự)")
+    script: str | None = Field(None, description="Tên bài đọc trong scripts_vi/ (không có .txt)")
+    audio: str | None = Field(None, description="Tệp âm thanh trong audio/ hoặc scripts_vi/")
+    priority: Literal["normal", "priority", "emergency"] | str = "normal"
+    repeat: int = Field(1, description="Số lần đọc (1–5)")
     chime: bool = True
     by: str | None = Field(None, max_length=100, description="Người yêu cầu (ghi vào nhật ký)")
 
@@ -60,7 +67,7 @@ class ErrorBody(BaseModel):
 
 
 class Controller(Protocol):
-    def status(self) -> dict: ...
+    def status(self) -> StatusSnapshot: ...
     def announce(self, a: Announcement) -> Accepted: ...
     def stop_current(self, by: str) -> dict | None: ...
     def cancel(self, request_id: int) -> dict | None: ...
@@ -106,11 +113,12 @@ class _BodyTooLarge(Exception):
 
 
 async def _too_large(send) -> None:
-    response = JSONResponse({"error": f"Yêu cầu quá lớn (tối đa {MAX_BODY_BYTES // 1024} KB)."}, status_code=413)
+    response = JSONResponse({"error": f"Yêu cầu quá lớn (tối đa {MAX_BODY_BYTES // 1024} KB). Thông báo tối đa "
+                                      "5000 ký tự: hãy chia nhỏ."}, status_code=413)
     await response({"type": "http"}, None, send)
 
 
-def create_app(controller: Controller, token: str) -> FastAPI:
+def create_app(controller: Controller, token: str, rate_limit: RateLimit | None = None) -> FastAPI:
     app = FastAPI(
         title="Loa xã — API điều khiển",
         version="1",
@@ -125,7 +133,9 @@ def create_app(controller: Controller, token: str) -> FastAPI:
         if not secrets.compare_digest(given, expected):
             raise ApiError(401, "Thiếu hoặc sai mã truy cập. Dùng lệnh 'broadcaster' trên máy này (mã nằm trong state/api-token).")
 
-    errors = {401: {"model": ErrorBody}, 400: {"model": ErrorBody}, 413: {"model": ErrorBody}, 422: {"model": ErrorBody}}
+    errors: dict[int | str, dict[str, Any]] = {
+        code: {"model": ErrorBody} for code in (400, 401, 413, 422, 429)
+    }
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError):
@@ -136,7 +146,7 @@ def create_app(controller: Controller, token: str) -> FastAPI:
     async def _invalid(_: Request, exc: RequestValidationError):
         parts = []
         for e in exc.errors()[:5]:
-            where = ".".join(str(p) for p in e.get("loc", ()) if p != "body") or "nội dung"
+            where = ".".join(FIELD_VI.get(str(p), str(p)) for p in e.get("loc", ()) if p != "body") or "nội dung"
             parts.append(f"{where}: {_vi_validation(e)}")
         return JSONResponse({"error": "Yêu cầu không hợp lệ — " + "; ".join(parts)}, status_code=422)
 
@@ -150,8 +160,9 @@ def create_app(controller: Controller, token: str) -> FastAPI:
         log.exception("lỗi API không lường trước")
         return JSONResponse({"error": f"Lỗi nội bộ: {exc}"}, status_code=500)
 
-    @app.get("/api/status", dependencies=[Depends(authorised)], responses=errors, summary="Trạng thái")
-    def status() -> dict:
+    @app.get("/api/status", response_model=StatusSnapshot, dependencies=[Depends(authorised)], responses=errors,
+             summary="Trạng thái")
+    def status() -> StatusSnapshot:
         return controller.status()
 
     @app.post("/api/announcements", status_code=202, response_model=Accepted, dependencies=[Depends(authorised)],
@@ -175,7 +186,16 @@ def create_app(controller: Controller, token: str) -> FastAPI:
         return {"cancelled": cancelled}
 
     app.add_middleware(_BodyLimit, limit=MAX_BODY_BYTES)
+    # outermost: a runaway client is turned away before any parsing or authentication work
+    limit = rate_limit or RateLimit()
+    limit.token = expected
+    app.add_middleware(RateLimit.Middleware, limit=limit)
     return app
+
+
+FIELD_VI = {"text": "nội dung (text)", "script": "bài đọc (script)", "audio": "tệp âm thanh (audio)",
+            "priority": "mức ưu tiên (priority)", "repeat": "số lần đọc (repeat)", "chime": "nhạc hiệu (chime)",
+            "by": "người yêu cầu (by)"}
 
 
 def _vi_validation(error: dict) -> str:

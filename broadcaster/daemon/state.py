@@ -17,9 +17,7 @@ from pathlib import Path
 
 from broadcaster.fsutil import atomic_file
 
-TOKEN_FILE = "api-token"
-DAEMON_FILE = "daemon.json"
-ALIVE_FILE = "alive"
+from broadcaster.layout import ALIVE_FILE, DAEMON_FILE, TOKEN_FILE  # noqa: F401 - one spelling of the names
 
 
 def _atomic_write(path: Path, text: str, mode: int = 0o644) -> None:

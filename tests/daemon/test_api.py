@@ -54,14 +54,15 @@ def test_requests_without_the_right_token_are_refused_and_nothing_airs(daemon, t
         ({"audio": "../../../etc/passwd"}, 400, "audio/"),
         ({"audio": "/etc/passwd"}, 400, "audio/"),
         ({"audio": "audio/../schedule.yaml"}, 400, "audio/"),
-        ({"audio": "audio/secret.txt"}, 400, ".wav"),
+        ({"audio": "audio/secret.txt"}, 400, "WAV"),
         ({"audio": "audio/khong-co.wav"}, 400, "Không tìm thấy"),
-        ({"script": "../schedule"}, 400, "Không có kịch bản"),
-        ({"script": "khong-co"}, 400, "Không có kịch bản"),
+        ({"script": "../schedule"}, 400, "Không có bài đọc"),
+        ({"script": "khong-co"}, 400, "Không có bài đọc"),
         ({"text": "   "}, 400, "trống"),
-        ({"text": "a" * 5001}, 422, "quá dài"),
-        ({"text": "x", "priority": "urgent"}, 422, "normal, priority hoặc emergency"),
-        ({"text": "x", "repeat": 100}, 422, "1–5"),
+        ({"text": "a" * 5001}, 400, "Thông báo quá dài (5001 ký tự, tối đa 5000). Hãy chia nhỏ."),
+        ({"text": "x", "priority": "urgent"}, 400, "emergency (khẩn cấp)"),
+        ({"text": "x", "repeat": 100}, 400, "từ 1 đến 5"),
+        ({"text": "x", "repeat": "hai"}, 422, "số lần đọc (repeat): sai kiểu dữ liệu"),
         ({"text": "x", "script": "thu"}, 400, "đúng một"),
         ({}, 400, "đúng một"),
         ({"text": "x", "bogus": 1}, 422, "không được hỗ trợ"),
@@ -77,7 +78,7 @@ def test_bad_announcements_get_a_vietnamese_4xx_and_nothing_airs(daemon, body, c
 
 
 def test_absurd_sizes_are_refused_before_parsing(daemon):
-    code, answer = daemon.api("POST", "/api/announcements", raw=b'{"text": "' + b"a" * 200_000 + b'"}')
+    code, answer = daemon.api("POST", "/api/announcements", raw=b'{"text": "' + b"a" * 300_000 + b'"}')
     assert code == 413 and "quá lớn" in answer["error"]
     code, answer = daemon.api("POST", "/api/announcements", raw=b"{not json")
     assert code == 422 and "JSON" in answer["error"]
@@ -109,7 +110,8 @@ def test_fuzzing_the_openapi_description_finds_no_server_error(daemon):
     result = subprocess.run(
         [str(schemathesis), "run", f"http://127.0.0.1:{info['port']}/openapi.json",
          "-H", f"Authorization: Bearer {token}", "--checks", "not_a_server_error",
-         "--max-examples", "30", "--generation-deterministic", "--request-timeout", "20"],
+         "--max-examples", "30", "--generation-deterministic", "--request-timeout", "20",
+         "--rate-limit", "9/s"],  # below the API's per-client limit for writes, so every case reaches the logic
         capture_output=True, text=True, timeout=300, cwd=daemon.project.root,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
@@ -150,3 +152,36 @@ def test_a_missing_sound_card_is_said_at_once_to_say_and_in_status(tmp_path):
     alerts = [line for line in status.stdout.splitlines() if line.startswith("CẢNH BÁO: ")]
     assert alerts[0].startswith("CẢNH BÁO: Chưa tìm thấy thiết bị âm thanh 'khong-co-loa-nay': kiểm tra"), status.stdout
     assert "KHÔNG phát được" in alerts[1], status.stdout
+
+
+def test_a_refusal_reads_the_same_through_the_daemon_and_directly(daemon, tmp_path):
+    """One judge of announcements: the words of a refusal do not depend on the path (trial item 7)."""
+    from broadcaster.adhoc import AdhocRefused, make_request
+    from broadcaster.schedule.load import load_schedule
+
+    schedule = load_schedule(daemon.project.root / "schedule.yaml").schedule
+    for body in ({"text": "ạ" * 20_000}, {"text": "x", "repeat": 9}, {"text": "x", "priority": "gấp"},
+                 {"audio": "audio/secret.txt"}):
+        with pytest.raises(AdhocRefused) as direct:
+            make_request(schedule, **body)
+        code, answer = daemon.api("POST", "/api/announcements", body)
+        assert code == 400 and answer["error"] == str(direct.value)
+
+
+def test_a_runaway_client_gets_429_in_vietnamese_while_say_still_works(tmp_path):
+    """Hammering status or posting without the token never uses up what say/stop need."""
+    project = Project(tmp_path)
+    project.save()
+    d = Daemon(project, {}, output=f"wav:{tmp_path / 'out'}").start()
+    try:
+        reads = [d.api("GET", "/api/status", wait_if_limited=False) for _ in range(250)]
+        codes = [code for code, _ in reads]
+        assert 429 in codes and set(codes) <= {200, 429}
+        refusal = next(answer for code, answer in reads if code == 429)["error"]
+        assert "Quá nhiều yêu cầu" in refusal and "thử lại" in refusal
+        anon = [d.api("POST", "/api/stop", {}, token="sai", wait_if_limited=False)[0] for _ in range(40)]
+        assert anon.count(429) >= 10 and set(anon) <= {401, 429}
+        code, answer = d.api("POST", "/api/stop", {}, wait_if_limited=False)
+        assert code == 200, answer
+    finally:
+        assert d.terminate() == 0

@@ -1,0 +1,82 @@
+"""The daemon's state at one instant, typed: what the API returns, ``status`` prints and the console shows.
+
+One model, three renderings: the API declares it (``/openapi.json``), ``broadcaster status``
+validates the JSON it receives back into it, the console renders the same fields.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="allow")  # a newer daemon may add fields; an older CLI ignores them
+
+
+class QueuedBroadcast(_Model):
+    id: int
+    key: str
+    title: str
+    source: str
+    slot: str | None = None
+    priority: str
+    items: list[str]
+    planned_at: str | None = None
+    replay: bool = False
+
+
+class OnAir(QueuedBroadcast):
+    since: float
+    row_id: int
+
+
+class NextBroadcast(_Model):
+    at: str
+    slot: str
+    priority: str
+    items: list[str]
+
+
+class ReloadState(_Model):
+    ok: bool | None = None
+    at: str | None = None
+    message: str = ""
+    errors: list[str] = Field(default_factory=list)
+
+
+class EngineHealth(_Model):
+    online: bool
+    last_ok: float | None = None
+    last_failed: float | None = None
+    last_error: str | None = None
+    reachable: bool | None = None
+    retry_in: float = 0.0
+
+
+class CampaignInfo(_Model):
+    name: str
+    timezone: str
+    start: str
+    end: str
+    in_window: bool
+
+
+class StatusSnapshot(_Model):
+    """Everything ``status`` shows; alerts first because they are what needs the operator."""
+
+    alerts: list[str]
+    now_playing: OnAir | None
+    queue: list[QueuedBroadcast]
+    next: list[NextBroadcast]
+    output: dict[str, Any]
+    last_result: dict[str, Any] | None
+    last_reload: ReloadState
+    engines: dict[str, EngineHealth]
+    today: dict[str, int]
+    adhoc_voice_rule: str
+    campaign: CampaignInfo
+    schedule: str
+    uptime_s: float
+    pid: int

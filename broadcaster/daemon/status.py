@@ -1,0 +1,90 @@
+"""Build the typed status snapshot and the alerts an operator must see first."""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from broadcaster.daemon.snapshot import StatusSnapshot
+from broadcaster.station import ADHOC_ONLINE_DEADLINE_S
+
+if TYPE_CHECKING:
+    from broadcaster.daemon.app import Daemon
+
+ADHOC_VOICE_RULE = (
+    f"Phát ngay: giọng trực tuyến nếu tạo xong trong {ADHOC_ONLINE_DEADLINE_S:g} giây (trong lúc phát nhạc hiệu), "
+    "nếu không dùng giọng ngoại tuyến; khẩn cấp luôn dùng giọng ngoại tuyến; nội dung đã có sẵn thì dùng bản có sẵn."
+)
+
+
+def snapshot(daemon: Daemon) -> StatusSnapshot:
+    """The daemon's state now."""
+    schedule = daemon.schedule
+    tz: ZoneInfo = schedule.campaign.timezone
+    today = datetime.now(tz).date()
+    player = daemon.station.player
+    output, last, engines = player.sink.describe(), player.last_result, daemon.station.renderer.health()
+    c = schedule.campaign
+    return StatusSnapshot.model_validate({
+        "alerts": alerts(output, last, daemon.last_reload, engines),
+        "now_playing": player.now_playing(),
+        "queue": [r.describe() for r in player.queued()],
+        "next": [{"at": b.at.isoformat(), "slot": b.slot, "priority": b.priority.label,
+                  "items": [i.label for i in b.items]} for b in daemon.jobs.upcoming(5)],
+        "output": output,
+        "last_result": last,
+        "last_reload": daemon.last_reload,
+        "engines": engines,
+        "today": today_counts(daemon, tz, today),
+        "adhoc_voice_rule": ADHOC_VOICE_RULE,
+        "campaign": {"name": c.name, "timezone": str(tz), "start": c.start.isoformat(), "end": c.end.isoformat(),
+                     "in_window": c.start <= today <= c.end},
+        "schedule": str(daemon.options.schedule_path),
+        "uptime_s": round(time.time() - daemon.started_at, 1),
+        "pid": os.getpid(),
+    })
+
+
+def today_counts(daemon: Daemon, tz: ZoneInfo, today: date) -> dict[str, int]:
+    """Today's broadcasts by outcome, counted as the report counts them (a replayed one once)."""
+    from broadcaster.asrun import today_counts as counts_of
+
+    asrun = daemon.station.asrun
+    try:
+        rows = asrun.rows(day=today, tz=tz) if asrun is not None else []
+    except Exception as exc:  # noqa: BLE001 - status must answer even if the log cannot be read
+        daemon.log.warning("Không đọc được nhật ký phát cho trạng thái: %s", exc)
+        return {}
+    return counts_of(rows)
+
+
+def output_missing(output: dict[str, Any]) -> str | None:
+    """'Chưa tìm thấy …' when the sound card was not found at its last lookup."""
+    if output.get("kind") != "sounddevice" or output.get("index") is not None:
+        return None
+    device = output.get("device")
+    if device in (None, ""):
+        return "Chưa tìm thấy loa (thiết bị âm thanh mặc định)"
+    return f"Chưa tìm thấy thiết bị âm thanh '{device}'"
+
+
+def alerts(output: dict[str, Any], last: dict[str, Any] | None, reload: dict[str, Any],
+           engines: dict[str, Any]) -> list[str]:
+    """What needs the operator now, in Vietnamese, each with what to do next."""
+    found = []
+    missing = output_missing(output)
+    if missing:
+        found.append(f"{missing}: kiểm tra card âm thanh, dây nối amply, rồi chạy 'broadcaster devices' và "
+                     "'broadcaster test-tone'.")
+    if last and last.get("status") == "failed":
+        found.append(f"Lượt phát gần nhất ({last.get('title') or last.get('key')}) KHÔNG phát được: "
+                     f"{last.get('error') or 'không rõ lý do'}")
+    if reload and reload.get("ok") is False:
+        found.append("Bản sửa lịch gần nhất bị TỪ CHỐI, lịch cũ vẫn đang phát: sửa các lỗi ghi bên dưới rồi lưu lại.")
+    if engines and all(h.get("reachable") is False for h in engines.values()):
+        found.append(f"Không giọng đọc nào dùng được ({', '.join(engines)}): bản tin mới sẽ không đọc được. "
+                     "Kiểm tra kết nối Internet (gtts) và espeak-ng đã cài; 'broadcaster render' báo lỗi chi tiết.")
+    return found

@@ -1,0 +1,169 @@
+"""The station: everything a playout needs, opened in order and closed in reverse.
+
+One composition root for the daemon, for ``say``/``play`` when no daemon runs, and for
+``rehearse``: layout → speech renderer → render pool → as-run log → outputs (one player per
+output). Each part is entered on an :class:`~contextlib.ExitStack`, so a part that fails to
+open closes the ones already open, and :meth:`Station.close` stops them newest first.
+
+Outputs are a mapping name → player so that zones (several outputs, each with its own worker
+and queue) slot in without another composition root; a schedule without zones has one output,
+:data:`MAIN_OUTPUT`.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from typing import TYPE_CHECKING, Any, Callable
+
+from broadcaster.layout import Layout
+from broadcaster.records import Source
+
+if TYPE_CHECKING:
+    from broadcaster.asrun import AsRunLog
+    from broadcaster.playout.player import Player, Request
+    from broadcaster.programme import Programme
+    from broadcaster.schedule.model import Schedule
+    from broadcaster.speech.render import SpeechRenderer
+
+log = logging.getLogger("broadcaster.station")
+
+MAIN_OUTPUT = "main"
+
+#: Ad-hoc announcements: the chime plays while speech renders; the online voice gets until the
+#: chime ends, otherwise the offline voice speaks (README, "Phát ngay").
+ADHOC_ONLINE_DEADLINE_S = 1.5
+
+
+class StationError(Exception):
+    """A part of the station cannot open; ``str()`` is a Vietnamese message for the operator."""
+
+
+class Station:
+    """Layout, renderer, render pool, as-run log and players of one schedule.
+
+    ``outputs`` maps an output name to a sink spec (``None`` = default sound card, a device name
+    or index, ``"null"``, ``"wav:DIR"``). With no outputs (``rehearse``) only the speech side opens.
+    """
+
+    def __init__(self, schedule: Schedule, *, outputs: dict[str, Any] | None = None,
+                 grace_seconds: float | None = None,
+                 on_event: Callable[[str, dict[str, Any]], None] | None = None,
+                 render_workers: int = 2) -> None:
+        self.schedule = schedule
+        self.layout = Layout.of(schedule)
+        self._outputs = dict(outputs or {})
+        self.grace_seconds = grace_seconds if grace_seconds is not None else schedule.output.grace_minutes * 60
+        self._on_event = on_event
+        self._render_workers = render_workers
+        self._stack = ExitStack()
+        self.renderer: SpeechRenderer
+        self.executor: ThreadPoolExecutor
+        self.asrun: AsRunLog | None = None
+        self.players: dict[str, Player] = {}
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def open(self) -> Station:
+        """Open every part; on failure close what was opened and raise :class:`StationError`."""
+        with ExitStack() as stack:
+            self.renderer = make_renderer(self.schedule)
+            self.executor = ThreadPoolExecutor(max_workers=self._render_workers, thread_name_prefix="render")
+            stack.callback(self.executor.shutdown, wait=False, cancel_futures=True)
+            if self._outputs:
+                self.asrun = self._open_asrun(stack)
+                for name, spec in self._outputs.items():
+                    self.players[name] = self._open_player(stack, spec)
+            self._stack = stack.pop_all()
+        return self
+
+    def close(self) -> None:
+        """Stop players, close the as-run log and the render pool (newest first)."""
+        self._stack.close()
+
+    def __enter__(self) -> Station:
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _open_asrun(self, stack: ExitStack) -> AsRunLog:
+        from broadcaster.asrun import AsRunError, AsRunLog
+
+        self.layout.state_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            asrun = AsRunLog(self.layout.asrun_db)
+        except AsRunError as exc:
+            raise StationError(str(exc)) from None
+        stack.callback(asrun.close)
+        return asrun
+
+    def _open_player(self, stack: ExitStack, spec: Any) -> Player:
+        from broadcaster.playout.player import Player
+        from broadcaster.playout.sinks import SinkError, open_sink
+
+        try:
+            sink = open_sink(spec)
+        except SinkError as exc:
+            raise StationError(str(exc)) from None
+        player = Player(sink=sink, asrun=self.asrun, build_programme=self.build_programme,
+                        grace_seconds=self.grace_seconds, on_event=self._on_event)
+        player.start()
+        stack.callback(player.shutdown)
+        return player
+
+    # -- what the parts share ---------------------------------------------------------------
+    @property
+    def player(self) -> Player:
+        """The player of the main (or only) output."""
+        return self.players[MAIN_OUTPUT] if MAIN_OUTPUT in self.players else next(iter(self.players.values()))
+
+    def build_programme(self, req: Request) -> Programme:
+        """Chime + items + repeats for one request, speech rendering on the pool."""
+        from broadcaster.programme import build_programme
+
+        deadline = ADHOC_ONLINE_DEADLINE_S if req.source == Source.ADHOC else None
+        return build_programme(req.items, renderer=self.renderer, chime=req.chime, repeat=req.repeat,
+                               gap_seconds=req.gap_seconds, title=req.title, executor=self.executor,
+                               offline=req.offline, deadline=deadline)
+
+    def set_grace(self, seconds: float) -> None:
+        self.grace_seconds = seconds
+        for player in self.players.values():
+            player.grace_seconds = seconds
+
+    def reload_speech(self, schedule: Schedule, changed_names: set[str]) -> None:
+        """Apply a reloaded schedule's voice chain and the operator's word lists."""
+        old, self.schedule = self.schedule, schedule
+        if old.defaults.voice != schedule.defaults.voice:
+            self.renderer = make_renderer(schedule)
+            log.info("Đổi giọng đọc: %s.", ", ".join(schedule.defaults.voice))
+        elif changed_names & {self.layout.abbreviations.name, self.layout.pronunciations.name}:
+            self.renderer.abbreviations = load_operator_words(self.layout)
+
+
+def load_operator_words(layout: Layout, *, strict: bool = False) -> dict[str, str]:
+    """The operator's abbreviations over the built-in list.
+
+    A broken file raises ValueError (Vietnamese) when ``strict`` (``render``, ``rehearse``: the
+    operator is there to fix it); otherwise it is logged and the built-in list is used, because a
+    typo in a word list must never keep an announcement off the air.
+    """
+    from broadcaster.speech.normalize import load_abbreviations
+
+    extra = layout.abbreviations
+    try:
+        return dict(load_abbreviations(extra if extra.is_file() else None))
+    except ValueError as exc:
+        if strict:
+            raise
+        log.error("%s — dùng danh sách viết tắt có sẵn.", exc)
+        return dict(load_abbreviations(None))
+
+
+def make_renderer(schedule: Schedule, *, strict: bool = False) -> SpeechRenderer:
+    """The one way to build the speech renderer: the schedule's voices, cache and word lists."""
+    from broadcaster.speech.render import SpeechRenderer
+
+    layout = Layout.of(schedule)
+    return SpeechRenderer(layout.cache_dir, schedule.defaults.voice, load_operator_words(layout, strict=strict))
