@@ -143,13 +143,25 @@ def _ffmpeg_duration(path: Path) -> float | None:
         return None
 
 
+def _looks_like_text(path: Path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(1024)
+    except OSError:
+        return False
+    try:
+        return b"\x00" not in head and bool(head.decode("utf-8").strip())
+    except UnicodeDecodeError:
+        return False
+
+
 def _not_audio_message(path: Path, detail: str) -> str:
     lowered = detail.lower()
-    if "invalid data" in lowered or "could not find codec" in lowered or "does not contain any stream" in lowered:
-        cause = "nội dung tệp không phải âm thanh (có thể là tệp văn bản hoặc tệp hỏng bị đổi tên)"
+    if _looks_like_text(path):
+        cause = "nội dung tệp là chữ (văn bản), không phải âm thanh — có thể tệp bị đổi tên"
     elif "decoder" in lowered and "not found" in lowered:
         cause = "máy chưa có bộ giải mã cho kiểu âm thanh này"
     else:
-        cause = "tệp hỏng hoặc không chứa âm thanh"
+        cause = "tệp hỏng hoặc nội dung không phải âm thanh"
     return (f"Không phát được '{path.name}': {cause}. Mở thử tệp trên máy tính hoặc điện thoại; "
             "nếu nghe được, hãy chuyển sang MP3 hoặc WAV rồi phát lại.")
