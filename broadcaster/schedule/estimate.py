@@ -77,7 +77,7 @@ def _audio_seconds_cached(path: str, mtime_ns: int, size: int) -> float:
 
         info = soundfile.info(path)
         if info.samplerate > 0:
-            return info.frames / info.samplerate
+            return float(info.frames) / float(info.samplerate)
     except Exception:  # noqa: BLE001 - any unreadable file falls through to wave
         pass
     try:

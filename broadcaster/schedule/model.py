@@ -3,6 +3,11 @@
 Everything here is immutable and free of I/O: the loader (``load.py``) builds it from
 YAML, the planner (``plan.py``) turns it into concrete :class:`Broadcast` objects, and
 nothing downstream ever reads YAML again.
+
+The model *is* the schedule schema: a field with ``metadata=declare(Type())`` is a YAML key of
+that type (see ``schema.py``), its default is the default when the key is left out, and a
+field without a default is a required key. Adding a key is one line here; a ``problems()``
+method holds the checks that involve several keys.
 """
 
 from __future__ import annotations
@@ -12,6 +17,25 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
+
+from broadcaster import fmt
+from broadcaster.schedule.schema import Section, SlotList, declare
+from broadcaster.schedule.slot_types import Dates, Play, PriorityLevel, Times, Weekdays
+from broadcaster.schedule.types import (
+    DEFAULT_TIMEZONE,
+    AudioFile,
+    Boolean,
+    Day,
+    Device,
+    FilePath,
+    Integer,
+    Nullable,
+    Number,
+    Text,
+    TimeOfDay,
+    Timezone,
+    Voices,
+)
 
 
 class Priority(enum.IntEnum):
@@ -30,7 +54,7 @@ class Priority(enum.IntEnum):
         return {0: "thông thường", 1: "ưu tiên", 2: "khẩn cấp"}[int(self)]
 
     @classmethod
-    def parse(cls, value: str) -> "Priority":
+    def parse(cls, value: str) -> Priority:
         """Parse ``normal|priority|emergency`` (raises ValueError otherwise)."""
         try:
             return cls[value.strip().upper()]
@@ -38,7 +62,7 @@ class Priority(enum.IntEnum):
             raise ValueError(value) from None
 
 
-class ItemKind(str, enum.Enum):
+class ItemKind(enum.StrEnum):
     SCRIPT = "script"
     TEXT = "text"
     AUDIO = "audio"
@@ -67,68 +91,98 @@ class Item:
 
 @dataclass(frozen=True)
 class Campaign:
-    name: str
-    start: date
-    end: date
-    timezone: ZoneInfo
+    name: str = field(metadata=declare(Text()))
+    start: date = field(metadata=declare(Day()))
+    end: date = field(metadata=declare(Day()))
+    timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo(DEFAULT_TIMEZONE), metadata=declare(Timezone()))
+
+    def problems(self) -> list[tuple[str, str]]:
+        """Checks across keys, as ``(key to point at, message)``."""
+        if self.end < self.start:
+            return [
+                (
+                    "end",
+                    f"ngày kết thúc {fmt.day(self.end)} trước ngày bắt đầu {fmt.day(self.start)} — "
+                    "kiểm tra lại campaign.start và campaign.end",
+                )
+            ]
+        return []
 
 
 @dataclass(frozen=True)
 class Policy:
-    earliest: time = time(6, 0)
-    latest: time = time(21, 0)
-    max_session_minutes: float = 45.0
+    earliest: time = field(default=time(6, 0), metadata=declare(TimeOfDay()))
+    latest: time = field(default=time(21, 0), metadata=declare(TimeOfDay()))
+    max_session_minutes: float = field(default=45.0, metadata=declare(Number(0.0, strict=True)))
+    #: broadcasts need an approval before they air (the approval workflow reads this)
+    require_approval: bool = field(default=False, metadata=declare(Boolean()))
+
+    def problems(self) -> list[tuple[str, str]]:
+        """Checks across keys, as ``(key to point at, message)``."""
+        if self.latest < self.earliest:
+            clock = fmt.clock
+            return [
+                ("latest", f"policy.latest ({clock(self.latest)}) sớm hơn policy.earliest ({clock(self.earliest)})")
+            ]
+        return []
 
 
 @dataclass(frozen=True)
 class Defaults:
-    chime: Path | None = None
-    repeat: int = 2
-    gap_seconds: float = 3.0
+    chime: Path | None = field(default=None, metadata=declare(Nullable(AudioFile(), None)))
+    repeat: int = field(default=2, metadata=declare(Integer(1, 20)))
+    gap_seconds: float = field(default=3.0, metadata=declare(Number()))
     #: engine chain, tried in order, e.g. ("gtts", "espeak")
-    voice: tuple[str, ...] = ("gtts", "espeak")
+    voice: tuple[str, ...] = field(default=("gtts", "espeak"), metadata=declare(Voices()))
 
 
 @dataclass(frozen=True)
 class Output:
     #: sounddevice device: name substring or index; None = system default
-    device: str | int | None = None
+    device: str | int | None = field(default=None, metadata=declare(Device()))
     #: a broadcast later than this when its turn comes is logged ``missed``
-    grace_minutes: float = 5.0
+    grace_minutes: float = field(default=5.0, metadata=declare(Number()))
 
 
 @dataclass(frozen=True)
 class Api:
-    host: str = "127.0.0.1"
-    port: int = 8686
+    host: str = field(default="127.0.0.1", metadata=declare(Text()))
+    port: int = field(default=8686, metadata=declare(Integer(1, 65535)))
 
 
 @dataclass(frozen=True)
 class Slot:
-    name: str
-    times: tuple[time, ...]
-    play: tuple[Item, ...]
-    days: frozenset[int] | None = None  # 0=Monday … 6=Sunday; None = every day
-    dates: frozenset[date] | None = None  # None = every day of the window
-    skip_dates: frozenset[date] = frozenset()
-    priority: Priority = Priority.NORMAL
-    enabled: bool = True
-    repeat: int = 2
-    gap_seconds: float = 3.0
-    chime: Path | None = None
+    name: str = field(metadata=declare(Text()))
+    times: tuple[time, ...] = field(metadata=declare(Times(), key="at"))
+    play: tuple[Item, ...] = field(metadata=declare(Play()))
+    #: 0=Monday … 6=Sunday; None = every day
+    days: frozenset[int] | None = field(default=None, metadata=declare(Nullable(Weekdays(), None)))
+    #: None = every day of the window
+    dates: frozenset[date] | None = field(
+        default=None, metadata=declare(Nullable(Dates(nonempty=True, warn_outside=True), None))
+    )
+    skip_dates: frozenset[date] = field(
+        default=frozenset(), metadata=declare(Nullable(Dates(nonempty=False, warn_outside=False), frozenset()))
+    )
+    priority: Priority = field(default=Priority.NORMAL, metadata=declare(PriorityLevel()))
+    enabled: bool = field(default=True, metadata=declare(Boolean()))
+    repeat: int = field(default=2, metadata=declare(Integer(1, 20), inherit="repeat"))
+    gap_seconds: float = field(default=3.0, metadata=declare(Number(), inherit="gap_seconds"))
+    chime: Path | None = field(default=None, metadata=declare(Nullable(AudioFile(), None), inherit="chime"))
     line: int = 0  # 1-based line of the slot in the YAML, for messages
 
 
 @dataclass(frozen=True)
 class Schedule:
     path: Path
-    campaign: Campaign
-    slots: tuple[Slot, ...]
-    policy: Policy = field(default_factory=Policy)
-    defaults: Defaults = field(default_factory=Defaults)
-    output: Output = field(default_factory=Output)
-    api: Api = field(default_factory=Api)
-    state_dir: Path | None = None  # None = <schedule folder>/state
+    campaign: Campaign = field(metadata=declare(Section(Campaign, nullable=False)))
+    slots: tuple[Slot, ...] = field(metadata=declare(SlotList(), late=True))
+    policy: Policy = field(default_factory=Policy, metadata=declare(Section(Policy)))
+    defaults: Defaults = field(default_factory=Defaults, metadata=declare(Section(Defaults)))
+    output: Output = field(default_factory=Output, metadata=declare(Section(Output)))
+    api: Api = field(default_factory=Api, metadata=declare(Section(Api)))
+    #: None = <schedule folder>/state
+    state_dir: Path | None = field(default=None, metadata=declare(Nullable(FilePath(), None)))
 
     @property
     def base_dir(self) -> Path:

@@ -6,8 +6,8 @@ returns, so ``broadcaster plan`` shows exactly what will air.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
-from typing import Iterator
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from broadcaster.schedule.estimate import (  # re-exported: part of this module's API
@@ -51,7 +51,7 @@ def localize(day: date, at: time, tz: ZoneInfo) -> datetime:
     naive = datetime.combine(day, at)
     aware = naive.replace(tzinfo=tz)
     # a round trip through UTC normalises times that do not exist on the wall clock
-    normal = aware.astimezone(timezone.utc).astimezone(tz)
+    normal = aware.astimezone(UTC).astimezone(tz)
     return aware if normal.replace(tzinfo=None) == naive else normal
 
 
@@ -97,7 +97,9 @@ def plan_broadcasts(
                     continue
                 if end_instant is not None and at > end_instant:
                     continue
-                b = Broadcast(at=at, slot=name, items=items, priority=priority, repeat=repeat, gap_seconds=gap, chime=chime)
+                b = Broadcast(
+                    at=at, slot=name, items=items, priority=priority, repeat=repeat, gap_seconds=gap, chime=chime
+                )
                 planned.append((at, -int(priority), order, b))
     # same instant: the higher priority first, then the order of the file
     planned.sort(key=lambda row: row[:3])

@@ -7,7 +7,6 @@ from datetime import date, time
 from pathlib import Path
 
 import pytest
-
 from harness import write_silent_wav as write_wav
 
 from broadcaster.cli import main
@@ -77,7 +76,7 @@ def test_broken_schedule_reports_exact_position(workdir, capsys, name):
     assert out == ""
     # all errors at once, in file order, nothing else
     assert len(lines) == len(expected), lines
-    for line, (lno, col, keyword) in zip(lines, expected):
+    for line, (lno, col, keyword) in zip(lines, expected, strict=True):
         assert line.startswith(f"{workdir / name}:{lno}:{col}: "), line
         assert keyword in line, line
 
@@ -103,7 +102,9 @@ def test_date_outside_campaign_is_a_warning(workdir, capsys):
     assert rc == 0
     assert len(lines) == 1
     assert lines[0].startswith(f"{workdir / 'warn-date-outside.yaml'}:8:25: cảnh báo:")
-    assert "2026-05-01" in lines[0] and "ngoài thời gian chiến dịch" in lines[0]
+    # dates for people are dd/mm/yyyy, like everywhere else (issue 14 item 9)
+    assert "01/05/2026" in lines[0] and "ngoài thời gian chiến dịch" in lines[0]
+    assert "17/04/2026 → 26/04/2026" in lines[0] and "2026-" not in lines[0]
     assert "1 lần phát" in out
 
 

@@ -8,7 +8,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-
 from harness import write_silent_wav as write_wav
 
 from broadcaster.cli import main
@@ -182,7 +181,7 @@ def test_generated_year_plans_more_than_10k_broadcasts(tmp_path):
     assert len(plan) == 365 * 30 == 10950
     assert plan[0].at == datetime(2027, 1, 1, 6, 0, tzinfo=HCM)
     assert plan[-1].at == datetime(2027, 12, 31, 20, 1, tzinfo=HCM)
-    assert all(a.at <= b.at for a, b in zip(plan, plan[1:]))
+    assert all(a.at <= b.at for a, b in zip(plan, plan[1:], strict=False))
     assert len({b.key for b in plan}) == len(plan)
 
 
@@ -192,7 +191,8 @@ def test_plan_json_shape(tmp_path, capsys):
     load(
         tmp_path,
         '  - {name: sang, at: "06:30", play: [{script: mot}, {text: "Xin chào bà con"}]}\n'
-        '  - {name: dac-biet, at: "07:00", dates: [2026-04-21], priority: priority, repeat: 1, play: [{script: mot}]}\n',
+        '  - {name: dac-biet, at: "07:00", dates: [2026-04-21], priority: priority, repeat: 1,'
+        " play: [{script: mot}]}\n",
         header=header,
     )
     rc = main(["plan", "--schedule", str(tmp_path / "schedule.yaml"), "--json"])
@@ -238,7 +238,9 @@ def test_plan_bad_bounds(tmp_path, capsys, args, keyword):
 
 def test_plan_table(tmp_path, capsys):
     load(tmp_path, '  - {name: sang, at: "06:30", play: [{script: mot}]}\n')
-    assert main(["plan", "--schedule", str(tmp_path / "schedule.yaml"), "--from", "2026-04-21", "--to", "2026-04-21"]) == 0
+    assert (
+        main(["plan", "--schedule", str(tmp_path / "schedule.yaml"), "--from", "2026-04-21", "--to", "2026-04-21"]) == 0
+    )
     out = capsys.readouterr().out
     assert "T3 21/04/2026 06:30" in out and "sang" in out and "thông thường" in out
     assert "1 lần phát" in out
