@@ -33,13 +33,14 @@ fi
 stamp=.venv/.installed-$([ "$want_test" = 1 ] && echo test || echo run)
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "Cài thư viện Python…"
+  # editable_mode=compat: a plain .pth path, no import hook — `broadcaster say` starts ~15 ms sooner
   # PYTHONWARNINGS: setuptools' editable-install notice is for developers, not operators
   export PYTHONWARNINGS=ignore
   .venv/bin/python -m pip install -q --upgrade pip
   if [ "$want_test" = 1 ]; then
-    .venv/bin/python -m pip install -q -e '.[test]'
+    .venv/bin/python -m pip install -q -e '.[test]' --config-settings editable_mode=compat
   else
-    .venv/bin/python -m pip install -q -e .
+    .venv/bin/python -m pip install -q -e . --config-settings editable_mode=compat
   fi
   touch "$stamp"
 fi

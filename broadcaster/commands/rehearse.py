@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 from broadcaster import fmt, ui
 from broadcaster.ui import add_schedule_argument, error, schedule_path
@@ -27,17 +28,59 @@ def _clock_duration(seconds: float) -> str:
     return f"{minutes}:{secs:02d}"
 
 
-def run(args) -> int:
+def _render_day(broadcasts: list[Any], renderer: Any, out_dir: Path, *,
+                offline: bool) -> tuple[list[tuple[str, ...]], list[str], int]:
+    """Write each broadcast's programme to ``out_dir``: table rows, failures, offline-voice parts."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from broadcaster.programme import ProgrammeError, build_programme
+    from broadcaster.speech.audio import measure_lufs, write_wav
+    from broadcaster.speech.render import RenderError
+
+    console = Console(stderr=True)
+    rows: list[tuple[str, ...]] = []
+    failures: list[str] = []
+    fallback_parts = 0
+    used_names: set[str] = set()
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, transient=True) as progress:
+        task = progress.add_task("Đang tập dượt", total=len(broadcasts))
+        for b in broadcasts:
+            hhmm = b.at.strftime("%H%M")
+            progress.update(task, description=f"{b.at:%H:%M} {b.slot}")
+            name = f"{hhmm}-{fmt.slugify(b.slot)}"
+            while name in used_names:
+                name += "-2"
+            used_names.add(name)
+            try:
+                programme = build_programme(
+                    b.items, renderer=renderer, chime=b.chime, repeat=b.repeat, gap_seconds=b.gap_seconds,
+                    title=f"{b.slot} {b.at:%H:%M}", offline=offline,
+                )
+                samples = programme.samples()
+                target = write_wav(out_dir / f"{name}.wav", samples)
+            except (RenderError, ProgrammeError) as exc:
+                failures.append(f"{b.at:%H:%M} {b.slot}: {exc}")
+            except OSError as exc:
+                failures.append(f"{b.at:%H:%M} {b.slot}: không ghi được tệp: {exc.strerror or exc}")
+            else:
+                engines = sorted(set(programme.engines().values())) or ["—"]
+                fallback_parts += len({p.label for p in programme.parts if p.kind == "speech" and p.fallback})
+                rows.append((f"{b.at:%H:%M}", b.slot, _clock_duration(len(samples) / programme.rate),
+                             ", ".join(engines), f"{measure_lufs(samples):.1f}", target.name))
+            progress.advance(task)
+
+    return rows, failures, fallback_parts
+
+
+def run(args) -> int:
+    from rich.console import Console
     from rich.table import Table
 
     from broadcaster.commands.render import conclude, make_renderer
     from broadcaster.layout import Layout
-    from broadcaster.programme import ProgrammeError, build_programme
     from broadcaster.schedule.plan import plan_broadcasts
-    from broadcaster.speech.audio import measure_lufs, write_wav
-    from broadcaster.speech.render import RenderError
 
     try:
         day = fmt.parse_day(args.date)
@@ -70,39 +113,7 @@ def run(args) -> int:
     except OSError as exc:
         return error(f"không tạo được thư mục {out_dir}: {exc.strerror or exc}", "chọn thư mục khác bằng --out")
 
-    console = Console(stderr=True)
-    rows: list[tuple[str, ...]] = []
-    failures: list[str] = []
-    fallback_parts = 0
-    used_names: set[str] = set()
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console, transient=True) as progress:
-        task = progress.add_task("Đang tập dượt", total=len(broadcasts))
-        for b in broadcasts:
-            hhmm = b.at.strftime("%H%M")
-            progress.update(task, description=f"{b.at:%H:%M} {b.slot}")
-            name = f"{hhmm}-{fmt.slugify(b.slot)}"
-            while name in used_names:
-                name += "-2"
-            used_names.add(name)
-            try:
-                programme = build_programme(
-                    b.items, renderer=renderer, chime=b.chime, repeat=b.repeat, gap_seconds=b.gap_seconds,
-                    title=f"{b.slot} {b.at:%H:%M}", offline=args.offline,
-                )
-                samples = programme.samples()
-                target = write_wav(out_dir / f"{name}.wav", samples)
-            except (RenderError, ProgrammeError) as exc:
-                failures.append(f"{b.at:%H:%M} {b.slot}: {exc}")
-            except OSError as exc:
-                failures.append(f"{b.at:%H:%M} {b.slot}: không ghi được tệp: {exc.strerror or exc}")
-            else:
-                engines = sorted(set(programme.engines().values())) or ["—"]
-                fallback_parts += len({p.label for p in programme.parts if p.kind == "speech" and p.fallback})
-                rows.append((f"{b.at:%H:%M}", b.slot, _clock_duration(len(samples) / programme.rate),
-                             ", ".join(engines), f"{measure_lufs(samples):.1f}", target.name))
-            progress.advance(task)
-
+    rows, failures, fallback_parts = _render_day(broadcasts, renderer, out_dir, offline=args.offline)
     table = Table(title=f"Tập dượt ngày {fmt.day(day)} — {out_dir}")
     for header in ("Giờ", "Buổi phát", "Thời lượng", "Giọng đọc", "Độ lớn (LUFS)", "Tệp"):
         table.add_column(header, no_wrap=True)

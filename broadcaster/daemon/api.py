@@ -131,34 +131,14 @@ def create_app(controller: Controller, token: str, rate_limit: RateLimit | None 
     def authorised(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
         given = (creds.credentials if creds else "").encode()
         if not secrets.compare_digest(given, expected):
-            raise ApiError(401, "Thiếu hoặc sai mã truy cập. Dùng lệnh 'broadcaster' trên máy này (mã nằm trong state/api-token).")
+            raise ApiError(401, "Thiếu hoặc sai mã truy cập. Dùng lệnh 'broadcaster' trên máy này "
+                                "(mã nằm trong state/api-token).")
 
     errors: dict[int | str, dict[str, Any]] = {
         code: {"model": ErrorBody} for code in (400, 401, 413, 422, 429)
     }
 
-    @app.exception_handler(ApiError)
-    async def _api_error(_: Request, exc: ApiError):
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        return JSONResponse({"error": exc.message}, status_code=exc.status, headers=headers)
-
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError):
-        parts = []
-        for e in exc.errors()[:5]:
-            where = ".".join(FIELD_VI.get(str(p), str(p)) for p in e.get("loc", ()) if p != "body") or "nội dung"
-            parts.append(f"{where}: {_vi_validation(e)}")
-        return JSONResponse({"error": "Yêu cầu không hợp lệ — " + "; ".join(parts)}, status_code=422)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException):
-        messages = {404: "Không có đường dẫn này.", 405: "Phương thức không được hỗ trợ."}
-        return JSONResponse({"error": messages.get(exc.status_code, str(exc.detail))}, status_code=exc.status_code)
-
-    @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception):  # pragma: no cover - last line of defence
-        log.exception("lỗi API không lường trước")
-        return JSONResponse({"error": f"Lỗi nội bộ: {exc}"}, status_code=500)
+    _install_error_handlers(app)
 
     @app.get("/api/status", response_model=StatusSnapshot, dependencies=[Depends(authorised)], responses=errors,
              summary="Trạng thái")
@@ -191,6 +171,33 @@ def create_app(controller: Controller, token: str, rate_limit: RateLimit | None 
     limit.token = expected
     app.add_middleware(RateLimit.Middleware, limit=limit)
     return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    """Every refusal as ``{"error": "<Vietnamese>"}``; never a bare 500 page."""
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError):
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return JSONResponse({"error": exc.message}, status_code=exc.status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError):
+        parts = []
+        for e in exc.errors()[:5]:
+            where = ".".join(FIELD_VI.get(str(p), str(p)) for p in e.get("loc", ()) if p != "body") or "nội dung"
+            parts.append(f"{where}: {_vi_validation(e)}")
+        return JSONResponse({"error": "Yêu cầu không hợp lệ — " + "; ".join(parts)}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException):
+        messages = {404: "Không có đường dẫn này.", 405: "Phương thức không được hỗ trợ."}
+        return JSONResponse({"error": messages.get(exc.status_code, str(exc.detail))}, status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception):  # pragma: no cover - last line of defence
+        log.exception("lỗi API không lường trước")
+        return JSONResponse({"error": f"Lỗi nội bộ: {exc}"}, status_code=500)
 
 
 FIELD_VI = {"text": "nội dung (text)", "script": "bài đọc (script)", "audio": "tệp âm thanh (audio)",

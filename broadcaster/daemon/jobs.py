@@ -2,7 +2,7 @@
 
 The YAML is the single source of truth: jobs live in APScheduler's memory store and are
 rebuilt from ``plan_broadcasts`` on every (re)load. Only a rolling horizon is scheduled (a
-year-long campaign would otherwise mean tens of thousands of jobs); an hourly job extends it.
+year-long campaign would otherwise mean tens of thousands of jobs); a job every 30 minutes extends it.
 Each job fires ``lead_seconds`` before the broadcast so the worker can prepare the programme
 and open the output; the sink then starts the sound exactly at the planned instant.
 """
