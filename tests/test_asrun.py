@@ -7,7 +7,7 @@ import subprocess
 import sys
 import textwrap
 import threading
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -30,8 +30,15 @@ def at(day: int, hour: int, minute: int = 0) -> datetime:
 
 
 def begin(log: AsRunLog, key: str = "sang@2026-04-21T06:30:00+07:00", planned=None, **kw) -> int:
-    args = dict(key=key, planned_at=planned or at(21, 6, 30), source="schedule", slot="sang",
-                title="Buổi sáng", items=["script:mo-dau", "script:chu-de"], priority=Priority.NORMAL)
+    args = dict(
+        key=key,
+        planned_at=planned or at(21, 6, 30),
+        source="schedule",
+        slot="sang",
+        title="Buổi sáng",
+        items=["script:mo-dau", "script:chu-de"],
+        priority=Priority.NORMAL,
+    )
     args.update(kw)
     return log.begin(**args)
 
@@ -46,8 +53,14 @@ def test_begin_finish_round_trip(log_file: Path):
         row_id = begin(log)
         [row] = log.rows()
         assert row.status == "started" and row.started_at is not None and row.ended_at is None
-        log.finish(row_id, "played", engines={"script:mo-dau": "gtts", "script:chu-de": "espeak"},
-                   duration_s=93.5, by="cán bộ A", note="ok")
+        log.finish(
+            row_id,
+            "played",
+            engines={"script:mo-dau": "gtts", "script:chu-de": "espeak"},
+            duration_s=93.5,
+            by="cán bộ A",
+            note="ok",
+        )
     # a fresh handle on the same file sees everything that was written
     with AsRunLog(log_file) as log:
         [row] = log.rows()
@@ -89,15 +102,31 @@ def test_wal_mode_and_schema_version(log_file: Path):
 
 def test_record_never_started_rows_and_invalid_statuses(log_file: Path):
     with AsRunLog(log_file) as log:
-        rid = log.record(key="k1", planned_at=at(21, 6, 30), source="schedule", slot="sang",
-                         title="Buổi sáng", items=[], priority="normal", status="missed",
-                         error="trễ 12 phút")
+        rid = log.record(
+            key="k1",
+            planned_at=at(21, 6, 30),
+            source="schedule",
+            slot="sang",
+            title="Buổi sáng",
+            items=[],
+            priority="normal",
+            status="missed",
+            error="trễ 12 phút",
+        )
         [row] = log.rows()
         assert row.id == rid and row.status == "missed" and row.started_at is None
         assert row.error == "trễ 12 phút"
         with pytest.raises(ValueError):
-            log.record(key="k2", planned_at=None, source="adhoc", slot=None, title="x", items=[],
-                       priority="normal", status="played")
+            log.record(
+                key="k2",
+                planned_at=None,
+                source="adhoc",
+                slot=None,
+                title="x",
+                items=[],
+                priority="normal",
+                status="played",
+            )
         with pytest.raises(ValueError):
             log.finish(rid, "started")
         with pytest.raises(ValueError):
@@ -155,8 +184,16 @@ def test_settled_keys(log_file: Path):
         log.finish(begin(log, key="interrupted"), "interrupted")
         begin(log, key="on-air")
         for status in ("missed", "failed", "skipped"):
-            log.record(key=status, planned_at=at(21, 7), source="schedule", slot="s", title="t",
-                       items=[], priority="normal", status=status)
+            log.record(
+                key=status,
+                planned_at=at(21, 7),
+                source="schedule",
+                slot="s",
+                title="t",
+                items=[],
+                priority="normal",
+                status=status,
+            )
         assert log.settled_keys() == {"played", "missed", "failed", "skipped"}
         assert log.settled_keys(["played", "interrupted", "on-air", "unknown"]) == {"played"}
         many = [f"k{i}" for i in range(1200)] + ["failed"]
@@ -171,17 +208,23 @@ def test_rows_filter_by_local_day(log_file: Path):
         begin(log, key="late", planned=at(21, 23, 30))
         begin(log, key="next", planned=at(22, 6))
         assert [r.key for r in log.rows(day=date(2026, 4, 21), tz=VN)] == ["early", "late"]
-        assert [r.key for r in log.rows(start=date(2026, 4, 21), end=date(2026, 4, 22))] == [
-            "early", "late", "next"]
+        assert [r.key for r in log.rows(start=date(2026, 4, 21), end=date(2026, 4, 22))] == ["early", "late", "next"]
         assert [r.key for r in log.rows(start=date(2026, 4, 22))] == ["next"]
         assert len(log.rows()) == 3
 
 
 def test_adhoc_row_is_placed_by_its_start(tmp_path: Path):
-    now = [datetime(2026, 4, 21, 2, 0, tzinfo=timezone.utc)]  # 09:00 in Vietnam
+    now = [datetime(2026, 4, 21, 2, 0, tzinfo=UTC)]  # 09:00 in Vietnam
     with AsRunLog(tmp_path / "a.sqlite3", clock=lambda: now[0]) as log:
-        rid = log.begin(key="adhoc-1", planned_at=None, source="adhoc", slot=None,
-                        title="Thông báo mất điện", items=["text:Thông báo mất điện"], priority="emergency")
+        rid = log.begin(
+            key="adhoc-1",
+            planned_at=None,
+            source="adhoc",
+            slot=None,
+            title="Thông báo mất điện",
+            items=["text:Thông báo mất điện"],
+            priority="emergency",
+        )
         now[0] += timedelta(seconds=75)
         log.finish(rid, "played")
         [row] = log.rows(day=date(2026, 4, 21))
@@ -256,10 +299,175 @@ def test_newer_schema_is_refused(log_file: Path):
         AsRunLog(log_file)
 
 
-def test_parse_day():
+def test_parse_day_is_the_shared_one():
+    from broadcaster import fmt
+
+    assert parse_day is fmt.parse_day  # one parser for log, report, plan and rehearse
     assert parse_day("2026-04-21") == date(2026, 4, 21)
     assert parse_day("21/4/2026") == date(2026, 4, 21)
     assert parse_day(" 01.05.2026 ") == date(2026, 5, 1)
+    assert parse_day("2026-4-21") == date(2026, 4, 21)
     for bad in ("31/4/2026", "hôm qua", "", "2026-13-01"):
         with pytest.raises(ValueError, match="không hợp lệ"):
             parse_day(bad)
+
+
+# -- schema 2: the unapproved outcome and the columns for zones, receivers, timing, users -------
+
+# The table exactly as schema version 1 created it (asrun.py before the split).
+V1_SCHEMA = """
+CREATE TABLE asrun (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    key         TEXT NOT NULL,
+    planned_at  TEXT,
+    started_at  TEXT,
+    ended_at    TEXT,
+    recorded_at TEXT NOT NULL,
+    source      TEXT NOT NULL CHECK (source IN ('schedule', 'adhoc')),
+    slot        TEXT,
+    title       TEXT NOT NULL,
+    items       TEXT NOT NULL DEFAULT '[]',
+    priority    TEXT NOT NULL,
+    status      TEXT NOT NULL CHECK (status IN
+                ('started', 'played', 'interrupted', 'failed', 'missed', 'skipped')),
+    engines     TEXT NOT NULL DEFAULT '{}',
+    duration_s  REAL,
+    error       TEXT,
+    by          TEXT,
+    note        TEXT
+);
+CREATE INDEX asrun_key ON asrun (key);
+CREATE INDEX asrun_at ON asrun (COALESCE(planned_at, started_at, recorded_at));
+PRAGMA user_version = 1;
+"""
+
+
+def make_v1_file(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path)
+    conn.executescript(V1_SCHEMA)
+    conn.execute("PRAGMA journal_mode = WAL")
+    rows = [
+        (
+            7,
+            "sang@x",
+            "2026-04-20T23:30:00.000+00:00",
+            "2026-04-20T23:30:00.100+00:00",
+            "2026-04-20T23:31:00.000+00:00",
+            "2026-04-20T23:30:00.000+00:00",
+            "schedule",
+            "sang",
+            "Buổi sáng",
+            '["script:mo-dau"]',
+            "normal",
+            "played",
+            '{"script:mo-dau": "gtts"}',
+            60.0,
+            None,
+            None,
+            "ghi chú",
+        ),
+        (
+            9,
+            "adhoc-1",
+            None,
+            "2026-04-21T02:00:00.000+00:00",
+            "2026-04-21T02:00:13.000+00:00",
+            "2026-04-21T02:00:00.000+00:00",
+            "adhoc",
+            None,
+            "Họp dân",
+            '["text:Họp dân"]',
+            "normal",
+            "interrupted",
+            "{}",
+            13.0,
+            "người vận hành dừng",
+            "cán bộ A",
+            None,
+        ),
+    ]
+    conn.executemany("INSERT INTO asrun VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+    conn.commit()
+    conn.close()
+
+
+def test_version_1_file_is_migrated_and_keeps_its_rows(log_file: Path):
+    make_v1_file(log_file)
+    with pytest.raises(sqlite3.IntegrityError):  # the old CHECK refuses the new outcome
+        with sqlite3.connect(log_file) as raw:
+            raw.execute("UPDATE asrun SET status='unapproved' WHERE id=7")
+    with AsRunLog(log_file) as log:
+        old = log.rows()
+        assert [(r.id, r.key, r.status, r.source) for r in old] == [
+            (7, "sang@x", "played", "schedule"),
+            (9, "adhoc-1", "interrupted", "adhoc"),
+        ]
+        assert old[0].engines == {"script:mo-dau": "gtts"} and old[0].note == "ghi chú"
+        assert old[0].planned_at == at(21, 6, 30) and old[0].duration_s == 60.0
+        assert old[1].error == "người vận hành dừng" and old[1].by == "cán bộ A"
+        assert all(r.zone is None and r.heard is None and r.by_user is None for r in old)
+        rid = log.record(
+            key="k",
+            planned_at=at(22, 6),
+            source="schedule",
+            slot="s",
+            title="t",
+            items=[],
+            priority="normal",
+            status="unapproved",
+            error="chưa được duyệt",
+        )
+        assert rid > 9  # AUTOINCREMENT carried over: no id is ever reused
+        assert log.settled_keys() == {"sang@x", "k"}
+    conn = sqlite3.connect(log_file)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    assert {"asrun_key", "asrun_at"} <= indexes
+    # a second opening does not migrate again
+    AsRunLog(log_file).close()
+    assert len(conn.execute("SELECT id FROM asrun").fetchall()) == 3
+
+
+def test_new_columns_round_trip(log_file: Path):
+    from broadcaster.records import Outcome, Source
+
+    with AsRunLog(log_file) as log:
+        rid = log.begin(
+            key="a",
+            planned_at=None,
+            source=Source.ADHOC,
+            slot=None,
+            title="Họp dân",
+            items=["text:Họp dân"],
+            priority=Priority.PRIORITY,
+            zone="thon-1",
+            by_user="lan",
+        )
+        log.finish(rid, Outcome.PLAYED, heard=True, start_error_ms=-12.5, start_error_method="monitor")
+        log.record(
+            key="b",
+            planned_at=at(21, 7),
+            source="schedule",
+            slot="s",
+            title="t",
+            items=[],
+            priority="normal",
+            status=Outcome.UNAPPROVED,
+            by_user="hệ thống",
+            heard=False,
+        )
+        a, b = sorted(log.rows(), key=lambda r: r.key)
+    assert (a.zone, a.by_user, a.heard, a.start_error_ms, a.start_error_method) == (
+        "thon-1",
+        "lan",
+        True,
+        -12.5,
+        "monitor",
+    )
+    assert a.status is Outcome.PLAYED and a.source is Source.ADHOC  # typed, and still equal to strings
+    assert a.status == "played" and b.status is Outcome.UNAPPROVED and b.heard is False
+    d = a.to_dict(VN)
+    assert d["status"] == "played" and type(d["status"]) is str and d["heard"] is True
+    assert d["by_user"] == "lan" and d["zone"] == "thon-1"

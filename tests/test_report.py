@@ -14,6 +14,7 @@ import pytest
 
 from broadcaster.asrun import AsRunLog, build_report, render_text, scripts_csv_path, write_csv
 from broadcaster.cli import main
+from broadcaster.records import Outcome
 from broadcaster.schedule.model import Campaign, Item, ItemKind, Priority, Schedule, Slot
 from broadcaster.schedule.plan import plan_broadcasts
 
@@ -49,11 +50,27 @@ def make_schedule(base: Path) -> Schedule:
     )
 
 
-def air(log: AsRunLog, clock: Clock, key: str, planned: datetime | None, status: str, seconds: float,
-        items=(MO_DAU, CHU_DE), source="schedule", slot="sang") -> None:
+def air(
+    log: AsRunLog,
+    clock: Clock,
+    key: str,
+    planned: datetime | None,
+    status: str,
+    seconds: float,
+    items=(MO_DAU, CHU_DE),
+    source="schedule",
+    slot="sang",
+) -> None:
     clock.now = planned or clock.now
-    rid = log.begin(key=key, planned_at=planned, source=source, slot=slot, title=slot or "phát ngay",
-                    items=list(items), priority=Priority.NORMAL)
+    rid = log.begin(
+        key=key,
+        planned_at=planned,
+        source=source,
+        slot=slot,
+        title=slot or "phát ngay",
+        items=list(items),
+        priority=Priority.NORMAL,
+    )
     clock.now += timedelta(seconds=seconds)
     log.finish(rid, status, engines={i: "gtts" for i in items}, duration_s=seconds)
 
@@ -70,14 +87,32 @@ def fill_log(log_file: Path, schedule: Schedule) -> None:
         air(log, clock, chieu.key, chieu.at, "played", 600, slot="chieu")
         # a slot since removed from the schedule: it aired and must still be counted
         air(log, clock, "cu@2026-04-20T08:00:00+07:00", vn(20, 8), "played", 60, items=[KHAU_HIEU], slot="cu")
-        for (slot, status) in (("sang", "missed"), ("chieu", "failed")):
+        for slot, status in (("sang", "missed"), ("chieu", "failed")):
             b = plan[slot, 21]
-            log.record(key=b.key, planned_at=b.at, source="schedule", slot=slot, title=slot,
-                       items=[i.label for i in b.items], priority="normal", status=status, error="x")
+            log.record(
+                key=b.key,
+                planned_at=b.at,
+                source="schedule",
+                slot=slot,
+                title=slot,
+                items=[i.label for i in b.items],
+                priority="normal",
+                status=status,
+                error="x",
+            )
         clock.now = vn(21, 9)
         air(log, clock, "adhoc-2", None, "played", 120, items=["text:Họp dân"], source="adhoc", slot=None)
-        log.record(key="adhoc-3", planned_at=None, source="adhoc", slot=None, title="phát ngay",
-                   items=["text:Họp dân"], priority="normal", status="failed", error="không có loa")
+        log.record(
+            key="adhoc-3",
+            planned_at=None,
+            source="adhoc",
+            slot=None,
+            title="phát ngay",
+            items=["text:Họp dân"],
+            priority="normal",
+            status="failed",
+            error="không có loa",
+        )
 
 
 @pytest.fixture
@@ -88,8 +123,7 @@ def report(tmp_path: Path):
     with AsRunLog(log_file) as log:
         rows = log.rows(start=date(2026, 4, 20), end=date(2026, 4, 22), tz=VN)
     planned = plan_broadcasts(schedule, date(2026, 4, 20), date(2026, 4, 22))
-    return build_report(planned, rows, date(2026, 4, 20), date(2026, 4, 22), tz=VN,
-                        now=vn(22, 12), campaign=CAMPAIGN)
+    return build_report(planned, rows, date(2026, 4, 20), date(2026, 4, 22), tz=VN, now=vn(22, 12), campaign=CAMPAIGN)
 
 
 def test_per_day_counts(report):
@@ -98,7 +132,7 @@ def test_per_day_counts(report):
     assert d20.adhoc_played == 1
     assert d20.seconds_aired == 600 + 300 + 90 + 600 + 60  # the partial airing counts as airtime
     assert (d21.planned, d21.played, d21.missed, d21.failed, d21.no_record) == (2, 0, 1, 1, 0)
-    assert (d21.adhoc_played, d21.adhoc_not_played, d21.seconds_aired) == (1, 1, 120)
+    assert (d21.adhoc_played, d21.counts.adhoc[Outcome.FAILED], d21.seconds_aired) == (1, 1, 120)
     # 06:30 has passed without a trace; 17:00 is still to come
     assert (d22.planned, d22.played, d22.no_record, d22.upcoming, d22.seconds_aired) == (2, 0, 1, 1, 0)
 
@@ -106,7 +140,7 @@ def test_per_day_counts(report):
 def test_totals_and_minutes(report):
     t = report.total
     assert (t.planned, t.played, t.missed, t.failed, t.interrupted) == (6, 3, 1, 1, 0)
-    assert (t.no_record, t.upcoming, t.unplanned, t.adhoc_played, t.adhoc_not_played) == (1, 1, 1, 2, 1)
+    assert (t.no_record, t.upcoming, t.unplanned, t.adhoc_played, t.counts.adhoc[Outcome.FAILED]) == (1, 1, 1, 2, 1)
     assert t.minutes_aired == pytest.approx((1650 + 120) / 60)
 
 
@@ -140,7 +174,8 @@ def test_render_text_is_vietnamese_and_complete(report):
     assert "- Số buổi phát theo lịch (dự kiến): 6" in text
     assert "- Đã phát: 3" in text
     assert "- Không có bản ghi (đã qua giờ nhưng nhật ký không ghi nhận): 1" in text
-    assert "- Phát ngay (ngoài lịch, đã phát): 2 (thêm 1 lần không phát được)" in text
+    assert "- Phát ngay (ngoài lịch): 3 lượt (2 đã phát, 1 lỗi)" in text
+    assert "- Mọi buổi phát theo kết quả (lịch và phát ngay): 5 đã phát, 2 lỗi, 1 bỏ lỡ" in text
     assert "- Tổng thời lượng phát: 29,5 phút" in text
     assert "không còn trong lịch hiện tại" in text
     assert "| 20/04/2026 " in text and "| Tổng " in text
@@ -214,8 +249,9 @@ def test_report_command_with_csv(project: Path, capsys):
     fill_log(project.parent / "state" / "asrun.sqlite3", loaded(project))
     out_csv = project.parent / "out" / "bao-cao.csv"
     out_csv.parent.mkdir()
-    code = main(["report", "--schedule", str(project), "--from", "20/4/2026", "--to", "2026-04-22",
-                 "--csv", str(out_csv)])
+    code = main(
+        ["report", "--schedule", str(project), "--from", "20/4/2026", "--to", "2026-04-22", "--csv", str(out_csv)]
+    )
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert CAMPAIGN in captured.out
@@ -233,11 +269,14 @@ def test_report_defaults_to_campaign_and_works_without_log(project: Path, capsys
     assert "chưa có nhật ký phát" in captured.err
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--from", "22/4/2026", "--to", "20/4/2026"], "sau ngày cuối"),
-    (["--from", "30/2/2026", "--to", "20/4/2026"], "không hợp lệ"),
-    (["--from", "hôm qua", "--to", "20/4/2026"], "không hợp lệ"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--from", "22/4/2026", "--to", "20/4/2026"], "sau ngày cuối"),
+        (["--from", "30/2/2026", "--to", "20/4/2026"], "không hợp lệ"),
+        (["--from", "hôm qua", "--to", "20/4/2026"], "không hợp lệ"),
+    ],
+)
 def test_report_bad_dates(project: Path, capsys, argv, message):
     assert main(["report", "--schedule", str(project), *argv]) == 1
     err = capsys.readouterr().err
@@ -245,9 +284,23 @@ def test_report_bad_dates(project: Path, capsys, argv, message):
 
 
 def test_report_bad_dates_in_a_real_process(project: Path):
-    proc = subprocess.run([sys.executable, "-m", "broadcaster.cli", "report", "--schedule", str(project),
-                           "--from", "2026-04-31", "--to", "2026-05-01"],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "broadcaster.cli",
+            "report",
+            "--schedule",
+            str(project),
+            "--from",
+            "2026-04-31",
+            "--to",
+            "2026-05-01",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 1
     assert "Lỗi: ngày '2026-04-31' không hợp lệ" in proc.stderr and "Traceback" not in proc.stderr
 
@@ -267,9 +320,22 @@ def test_log_command_table(project: Path, capsys, monkeypatch, columns):
     fill_log(project.parent / "state" / "asrun.sqlite3", loaded(project))
     assert main(["log", "--schedule", str(project), "--date", "20/4/2026"]) == 0
     out = capsys.readouterr().out
-    for word in ("Nhật ký phát ngày 20/04/2026", "đã phát", "bị ngắt", "phát ngay", "lịch", "06:30",
-                 "17:00", "gtts", "10:00", "Bão", "5 bản ghi: 4 đã phát, 1 bị ngắt."):
+    for word in (
+        "Nhật ký phát ngày 20/04/2026",
+        "đã phát",
+        "bị ngắt",
+        "phát ngay",
+        "06:30",
+        "17:00",
+        "gtts",
+        "10 phút",
+        "1 phút 30 giây",
+        "Bão",
+        # five rows, four broadcasts: the one cut and replayed counts once, as in the report
+        "5 bản ghi — 4 buổi phát: 4 đã phát.",
+    ):
         assert word in out
+    assert max(len(line) for line in out.splitlines()) <= int(columns)
 
 
 def test_log_command_json(project: Path, capsys):
@@ -278,7 +344,11 @@ def test_log_command_json(project: Path, capsys):
     rows = json.loads(capsys.readouterr().out)
     # in the order things happened: 06:30 missed, 09:00 ad-hoc, its failed retry, 17:00 failed
     assert [(r["status"], r["source"]) for r in rows] == [
-        ("missed", "schedule"), ("played", "adhoc"), ("failed", "adhoc"), ("failed", "schedule")]
+        ("missed", "schedule"),
+        ("played", "adhoc"),
+        ("failed", "adhoc"),
+        ("failed", "schedule"),
+    ]
     missed = next(r for r in rows if r["status"] == "missed")
     assert missed["planned_at"] == "2026-04-21T06:30:00+07:00"
 
@@ -304,3 +374,169 @@ def test_report_with_broken_schedule_still_reports_the_log(project: Path, capsys
     assert main(["report", "--schedule", str(project), "--from", "20/4/2026", "--to", "21/4/2026"]) == 0
     out = capsys.readouterr().out
     assert "- Đã phát: 3" in out and "(dự kiến): —" in out
+
+
+# -- one computation: log, report text, CSV and status agree (issue 14, item 5) ----------------
+
+
+def fill_every_outcome(log_file: Path) -> dict[Outcome, int]:
+    """21/4: every outcome, scheduled and ad-hoc, incl. an ad-hoc the operator stopped after 13 s.
+
+    Returns the broadcasts per outcome, counted by hand from what is written here.
+    """
+    clock = Clock()
+    with AsRunLog(log_file, clock=clock) as log:
+
+        def never(key: str, status: str, source: str = "schedule", planned=vn(21, 8)) -> None:
+            log.record(
+                key=key,
+                planned_at=planned if source == "schedule" else None,
+                source=source,
+                slot="s" if source == "schedule" else None,
+                title=key,
+                items=[MO_DAU],
+                priority="normal",
+                status=status,
+                error="lý do",
+            )
+
+        air(log, clock, "s-played", vn(21, 6, 30), "played", 60)
+        air(log, clock, "s-replayed", vn(21, 7), "interrupted", 20)  # cut by an emergency…
+        air(log, clock, "s-replayed", vn(21, 7), "played", 60)  # …then aired again: one broadcast, played
+        air(log, clock, "s-cut", vn(21, 7, 30), "interrupted", 30)  # stopped by the operator, not replayed
+        for status in ("failed", "missed", "skipped", "unapproved"):
+            never(f"s-{status}", status)
+        clock.now = vn(21, 9)
+        log.begin(
+            key="s-on-air",
+            planned_at=vn(21, 9),
+            source="schedule",
+            slot="s",
+            title="t",
+            items=[MO_DAU],
+            priority="normal",
+        )
+        air(log, clock, "a-played", None, "played", 45, source="adhoc", slot=None)
+        air(log, clock, "a-stopped", None, "interrupted", 13, source="adhoc", slot=None)
+        for status in ("failed", "skipped", "unapproved"):
+            never(f"a-{status}", status, source="adhoc")
+    return {
+        Outcome.PLAYED: 3,
+        Outcome.INTERRUPTED: 2,
+        Outcome.FAILED: 2,
+        Outcome.MISSED: 1,
+        Outcome.SKIPPED: 2,
+        Outcome.UNAPPROVED: 2,
+        Outcome.STARTED: 1,
+    }
+
+
+def test_totals_reconcile_across_log_report_csv_and_status(project: Path, capsys, tmp_path: Path):
+    from broadcaster.asrun import heading, outcome_summary, today_counts
+
+    log_file = project.parent / "state" / "asrun.sqlite3"
+    expected = fill_every_outcome(log_file)
+    assert sum(expected.values()) == 13
+    said = outcome_summary(expected)  # "3 đã phát, 2 bị ngắt, 2 lỗi, 1 bỏ lỡ, …"
+
+    assert main(["log", "--schedule", str(project), "--date", "21/4/2026"]) == 0
+    assert f"14 bản ghi — 13 buổi phát: {said}." in " ".join(capsys.readouterr().out.split())
+
+    out_csv = tmp_path / "r.csv"
+    assert (
+        main(["report", "--schedule", str(project), "--from", "21/4/2026", "--to", "21/4/2026", "--csv", str(out_csv)])
+        == 0
+    )
+    text = capsys.readouterr().out
+    assert f"- Mọi buổi phát theo kết quả (lịch và phát ngay): {said}" in text
+    # the operator's stop is a cut, under its own name, not a failure
+    assert "- Bị ngắt giữa chừng (không phát lại): 1" in text and "- Lỗi, không phát được: 1" in text
+    assert "- Chưa duyệt, không được phát: 1" in text
+    assert "- Phát ngay (ngoài lịch): 5 lượt (1 đã phát, 1 bị ngắt, 1 lỗi, 1 bỏ qua, 1 chưa duyệt)" in text
+
+    total = list(csv.DictReader(out_csv.read_text(encoding="utf-8-sig").splitlines()))[-1]
+    for o, n in expected.items():
+        adhoc = "Phát ngay" if o is Outcome.PLAYED else f"Phát ngay {o.vi}"
+        assert int(total[heading(o)]) + int(total[adhoc]) == n, o
+
+    with AsRunLog(log_file) as log:
+        assert today_counts(log.rows(day=date(2026, 4, 21), tz=VN)) == {str(o): n for o, n in expected.items()}
+
+
+# -- a cut row says once what cut it (issue 14, item 6); log at 80 columns (item 9) -------------
+
+
+def test_cut_row_reason_is_said_once(project: Path, capsys, monkeypatch):
+    from broadcaster.asrun import row_problem
+
+    monkeypatch.setenv("COLUMNS", "80")
+    clock = Clock()
+    emergency = "Phát ngay: Khẩn cấp bão số 3"
+    with AsRunLog(project.parent / "state" / "asrun.sqlite3", clock=clock) as log:
+        clock.now = vn(21, 6, 30)
+        old = log.begin(
+            key="old",
+            planned_at=vn(21, 6, 30),
+            source="schedule",
+            slot="sang",
+            title="sang",
+            items=[MO_DAU],
+            priority="normal",
+        )
+        # how the playout worker wrote it so far: the emergency's title in both error and by
+        log.finish(old, "interrupted", error=f"nhường cho bản tin khẩn cấp: {emergency}", by=emergency)
+        new = log.begin(
+            key="new",
+            planned_at=vn(21, 17),
+            source="schedule",
+            slot="chieu",
+            title="chieu",
+            items=[MO_DAU],
+            priority="normal",
+        )
+        log.finish(new, "interrupted", error="người vận hành dừng", by="cán bộ Lan")
+        rows = log.rows()
+    assert row_problem(rows[0]) == f"nhường cho bản tin khẩn cấp: {emergency}"
+    assert row_problem(rows[1]) == "người vận hành dừng; người ra lệnh: cán bộ Lan"
+    assert main(["log", "--schedule", str(project), "--date", "21/4/2026"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("Khẩn cấp bão số 3") == 1 and out.count("cán bộ Lan") == 1
+
+
+def test_log_fits_80_columns_and_json_keeps_the_full_text(project: Path, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    error = "không chuẩn bị được chương trình: " + "thiết bị âm thanh không phản hồi, " * 12
+    title = "Thông báo về việc tổ chức tiêm phòng dại cho chó mèo " * 3
+    with AsRunLog(project.parent / "state" / "asrun.sqlite3") as log:
+        log.record(
+            key="k",
+            planned_at=vn(21, 6, 30),
+            source="schedule",
+            slot="sang",
+            title=title,
+            items=[MO_DAU, CHU_DE],
+            priority="normal",
+            status="failed",
+            error=error,
+        )
+    assert main(["log", "--schedule", str(project), "--date", "21/4/2026"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    row = [i for i, line in enumerate(lines) if line.startswith("06:30")][0]
+    assert lines[row + 2].strip().startswith("không chuẩn bị được") and lines[row + 2].endswith("…")
+    assert lines[row + 3].startswith("1 bản ghi")  # the failed row took three lines, not twenty
+    assert main(["log", "--schedule", str(project), "--date", "21/4/2026", "--json"]) == 0
+    [data] = json.loads(capsys.readouterr().out)
+    assert data["error"] == error and data["title"] == title
+    assert {"zone", "heard", "start_error_ms", "start_error_method", "by_user"} <= data.keys()
+
+
+def test_people_get_dd_mm_yyyy_and_decimal_comma_machines_get_iso_and_point(report, tmp_path: Path):
+    text = render_text(report)
+    days_file, _ = write_csv(report, tmp_path / "c.csv")
+    raw = days_file.read_text(encoding="utf-8-sig")
+    minutes = report.total.seconds_aired / 60
+    assert f"{minutes:.1f}".replace(".", ",") in text and f"{minutes:.1f}" not in text
+    assert f"{minutes:.1f}" in raw and f"{minutes:.1f}".replace(".", ",") not in raw
+    assert "20/04/2026" in text and "2026-04-20" not in text
+    assert "2026-04-20" in raw and "20/04/2026" not in raw

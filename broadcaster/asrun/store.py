@@ -1,0 +1,408 @@
+"""The as-run log file: what actually aired, kept in SQLite.
+
+The commune proves what it broadcast with this record, so it is written honestly: a row is
+inserted as ``started`` the moment a broadcast begins and updated when it ends. A crash or a
+power cut therefore leaves a ``started`` row behind, which :meth:`AsRunLog.recover` turns into
+``interrupted`` when the daemon starts again — nothing is silently rewritten as played.
+
+Times are stored as UTC ISO 8601 strings with a fixed width (``2026-04-21T00:30:00.000+00:00``)
+so that text order is time order; they are shown in the campaign time zone.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+
+from broadcaster.asrun.row import DEFAULT_TZ, AsRunRow, row_from_sql
+from broadcaster.asrun.schema import SCHEMA_VERSION, create_statements, migrate_statements
+from broadcaster.records import SETTLED_OUTCOMES, Outcome, Source
+from broadcaster.schedule.model import Priority
+
+LOG_FILENAME = "asrun.sqlite3"
+RECOVER_ERROR = "daemon dừng đột ngột (mất điện/khởi động lại?)"
+#: outcomes a row can be written with by :meth:`AsRunLog.record` (the broadcast never started)
+_NEVER_STARTED = frozenset(Outcome) - {Outcome.STARTED, Outcome.PLAYED, Outcome.INTERRUPTED}
+E = TypeVar("E", Outcome, Source)
+
+
+class AsRunError(Exception):
+    """The log file cannot be used; the message is Vietnamese and says what to do."""
+
+
+def log_path(state_dir: Path) -> Path:
+    """Where the as-run log lives inside a state directory."""
+    return Path(state_dir) / LOG_FILENAME
+
+
+def _is_corruption(exc: sqlite3.DatabaseError) -> bool:
+    """True for "not a database" / "malformed", not for a lock or a permission problem."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return int(code) & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+    return type(exc) is sqlite3.DatabaseError
+
+
+def utc_text(value: datetime) -> str:
+    """An aware datetime as the fixed-width UTC text the database stores."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"thời điểm phải có múi giờ (aware datetime): {value!r}")
+    return value.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def _member(kind: type[E], value: object) -> E | None:
+    """``value`` as a member of the StrEnum ``kind``, or None when it is not one."""
+    try:
+        return kind(str(value))
+    except ValueError:
+        return None
+
+
+def _priority_text(priority: Priority | str) -> str:
+    if isinstance(priority, Priority):
+        return priority.label
+    return Priority.parse(str(priority)).label
+
+
+def _extras(
+    zone: str | None,
+    heard: bool | None,
+    start_error_ms: float | None,
+    start_error_method: str | None,
+    by_user: str | None,
+) -> tuple[str | None, int | None, float | None, str | None, str | None]:
+    """The optional columns (zones, receivers, timing, who asked) in database form."""
+    return (
+        zone,
+        None if heard is None else int(bool(heard)),
+        None if start_error_ms is None else float(start_error_ms),
+        start_error_method,
+        by_user,
+    )
+
+
+class AsRunLog:
+    """The as-run log file; safe to share between the playout thread and the API thread.
+
+    One connection guarded by a lock serves every thread of a process; other processes
+    (``broadcaster log`` while the daemon runs) coexist through WAL mode and a busy timeout.
+    """
+
+    def __init__(self, path: Path | str, *, clock: Callable[[], datetime] | None = None) -> None:
+        self.path = Path(path)
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
+        if self.path.exists() and not self.path.is_file():
+            raise AsRunError(f"'{self.path}' không phải là tệp nhật ký phát (đó là một thư mục hoặc thiết bị).")
+        try:
+            self._open()
+        except AsRunError:
+            self.close()
+            raise
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            if _is_corruption(exc):
+                raise AsRunError(self._corrupt_message(exc)) from None
+            raise AsRunError(
+                f"Không mở được tệp nhật ký phát '{self.path}': {exc}. "
+                "Kiểm tra quyền đọc/ghi tệp và thư mục trạng thái (state), hoặc thử lại sau ít giây."
+            ) from None
+        except OSError as exc:
+            self.close()
+            raise AsRunError(
+                f"Không mở được tệp nhật ký phát '{self.path}': {exc.strerror or exc}. "
+                "Kiểm tra quyền ghi vào thư mục trạng thái (state)."
+            ) from None
+
+    def _open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: we open transactions ourselves, so a write is committed
+        # the moment the statement that makes it returns.
+        self._conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None, check_same_thread=False)
+        self._conn.row_factory = sqlite3.Row
+        self._setup(self._conn)
+
+    def _corrupt_message(self, exc: Exception) -> str:
+        return (
+            f"Tệp nhật ký phát '{self.path}' bị hỏng hoặc không phải cơ sở dữ liệu SQLite ({exc}). "
+            f"Đừng xoá tệp này (đó là bằng chứng phát thanh): hãy chuyển nó sang chỗ khác, ví dụ "
+            f"đổi tên thành '{self.path.name}.hong' (kèm các tệp -wal, -shm cùng tên nếu có), "
+            "rồi chạy lại — chương trình sẽ tạo nhật ký mới."
+        )
+
+    def _newer_message(self, version: int) -> str:
+        return (
+            f"Tệp nhật ký phát '{self.path}' được tạo bởi phiên bản Loa xã mới hơn "
+            f"(lược đồ {version}, bản này hiểu đến {SCHEMA_VERSION}). "
+            "Hãy cập nhật Loa xã, hoặc chuyển tệp sang chỗ khác để bắt đầu nhật ký mới."
+        )
+
+    def _setup(self, conn: sqlite3.Connection) -> None:
+        conn.execute("PRAGMA busy_timeout = 10000")
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            raise AsRunError(self._newer_message(version))
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise AsRunError(
+                f"Không bật được chế độ WAL cho '{self.path}' (đang là {mode}). "
+                "Hãy đặt thư mục trạng thái trên ổ đĩa cục bộ (không phải ổ mạng)."
+            )
+        # FULL: a power cut must not lose the row of a broadcast that already aired.
+        conn.execute("PRAGMA synchronous = FULL")
+        if version < SCHEMA_VERSION:
+            self._upgrade(conn)
+        # A file with the right version but no table is damaged in a way worth naming.
+        conn.execute("SELECT id FROM asrun LIMIT 1").fetchall()
+
+    def _upgrade(self, conn: sqlite3.Connection) -> None:
+        """Create or migrate the table in one transaction: another process sees all or nothing."""
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # read again under the write lock: another process may have upgraded meanwhile
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            has_table = conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='asrun'").fetchone()
+            if version > SCHEMA_VERSION:
+                raise AsRunError(self._newer_message(version))
+            if version < SCHEMA_VERSION:
+                steps = migrate_statements(version) if has_table else create_statements()
+                for sql in steps:
+                    conn.execute(sql)
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def _now(self) -> str:
+        return utc_text(self._clock())
+
+    def _execute(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Cursor:
+        with self._lock:
+            if self._conn is None:
+                raise AsRunError(f"Nhật ký phát '{self.path}' đã đóng.")
+            try:
+                return self._conn.execute(sql, tuple(params))
+            except sqlite3.DatabaseError as exc:
+                if _is_corruption(exc):
+                    raise AsRunError(self._corrupt_message(exc)) from None
+                raise
+
+    def _insert(
+        self,
+        fields: dict[str, Any],
+        status: Outcome,
+        *,
+        started: bool = False,
+        error: str | None = None,
+        note: str | None = None,
+        extras: tuple[Any, ...] = (None,) * 5,
+    ) -> int:
+        source = _member(Source, fields["source"])
+        if source is None:
+            raise ValueError(f"source must be one of {[s.value for s in Source]}, not {fields['source']!r}")
+        now = self._now()
+        planned_at: datetime | None = fields["planned_at"]
+        cur = self._execute(
+            "INSERT INTO asrun (key, planned_at, started_at, recorded_at, source, slot, title, items, priority,"
+            " status, error, note, zone, heard, start_error_ms, start_error_method, by_user)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                str(fields["key"]),
+                utc_text(planned_at) if planned_at is not None else None,
+                now if started else None,
+                now,
+                source.value,
+                fields["slot"],
+                str(fields["title"]),
+                json.dumps([str(i) for i in fields["items"]], ensure_ascii=False),
+                _priority_text(fields["priority"]),
+                status.value,
+                error,
+                note,
+                *extras,
+            ),
+        )
+        return int(cur.lastrowid or 0)
+
+    def begin(
+        self,
+        *,
+        key: str,
+        planned_at: datetime | None,
+        source: Source | str,
+        slot: str | None,
+        title: str,
+        items: Iterable[str],
+        priority: Priority | str,
+        zone: str | None = None,
+        by_user: str | None = None,
+    ) -> int:
+        """Record that a broadcast starts now (status ``started``); return the row id.
+
+        ``by_user``: the user who asked for it (ad-hoc); ``zone``: the output zone it airs in.
+        """
+        fields = dict(
+            key=key, planned_at=planned_at, source=source, slot=slot, title=title, items=list(items), priority=priority
+        )
+        return self._insert(fields, Outcome.STARTED, started=True, extras=_extras(zone, None, None, None, by_user))
+
+    def finish(
+        self,
+        row_id: int,
+        status: Outcome | str,
+        *,
+        engines: dict[str, str] | None = None,
+        duration_s: float | None = None,
+        error: str | None = None,
+        by: str | None = None,
+        note: str | None = None,
+        started_at: datetime | None = None,
+        zone: str | None = None,
+        heard: bool | None = None,
+        start_error_ms: float | None = None,
+        start_error_method: str | None = None,
+        by_user: str | None = None,
+    ) -> None:
+        """Close a started row with its final status; ``ended_at`` is now.
+
+        ``started_at``: when the first sample was really heard, if known (the row is opened
+        a little before, while the output is prepared). ``by``: what or who cut it (for
+        ``interrupted``); ``heard``: a receiver confirmed it; ``start_error_ms``: measured
+        start offset against the planned instant and ``start_error_method`` how it was measured.
+        Optional values left ``None`` keep what the row already holds.
+        """
+        outcome = _member(Outcome, status)
+        if outcome is None or outcome is Outcome.STARTED:
+            raise ValueError(f"finish() needs a final status, not {status!r}")
+        cur = self._execute(
+            "UPDATE asrun SET status=?, started_at=COALESCE(?, started_at), ended_at=?, engines=?, duration_s=?,"
+            " error=COALESCE(?, error), by=COALESCE(?, by), note=COALESCE(?, note), zone=COALESCE(?, zone),"
+            " heard=COALESCE(?, heard), start_error_ms=COALESCE(?, start_error_ms),"
+            " start_error_method=COALESCE(?, start_error_method), by_user=COALESCE(?, by_user) WHERE id=?",
+            (
+                outcome.value,
+                utc_text(started_at) if started_at else None,
+                self._now(),
+                json.dumps(dict(engines or {}), ensure_ascii=False),
+                None if duration_s is None else float(duration_s),
+                error,
+                by,
+                note,
+                *_extras(zone, heard, start_error_ms, start_error_method, by_user),
+                int(row_id),
+            ),
+        )
+        if cur.rowcount != 1:
+            raise ValueError(f"no as-run row with id {row_id}")
+
+    def record(
+        self,
+        *,
+        key: str,
+        planned_at: datetime | None,
+        source: Source | str,
+        slot: str | None,
+        title: str,
+        items: Iterable[str],
+        priority: Priority | str,
+        status: Outcome | str,
+        error: str | None = None,
+        note: str | None = None,
+        zone: str | None = None,
+        heard: bool | None = None,
+        start_error_ms: float | None = None,
+        start_error_method: str | None = None,
+        by_user: str | None = None,
+    ) -> int:
+        """Record a broadcast that never started (missed, skipped, unapproved, failed before start)."""
+        outcome = _member(Outcome, status)
+        if outcome is None or outcome not in _NEVER_STARTED:
+            raise ValueError(f"record() is for broadcasts that never started, not {status!r}")
+        fields = dict(
+            key=key, planned_at=planned_at, source=source, slot=slot, title=title, items=list(items), priority=priority
+        )
+        return self._insert(
+            fields,
+            outcome,
+            error=error,
+            note=note,
+            extras=_extras(zone, heard, start_error_ms, start_error_method, by_user),
+        )
+
+    def recover(self) -> int:
+        """Mark every row left ``started`` by a crash as ``interrupted``; return how many."""
+        cur = self._execute(
+            "UPDATE asrun SET status='interrupted', error=COALESCE(error, ?) WHERE status='started'",
+            (RECOVER_ERROR,),
+        )
+        return int(cur.rowcount)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def rows(
+        self, *, day: date | None = None, start: date | None = None, end: date | None = None, tz: tzinfo | None = None
+    ) -> list[AsRunRow]:
+        """Rows whose day (planned time, else start) in ``tz`` is in the range, in airing order."""
+        tz = tz or DEFAULT_TZ
+        if day is not None:
+            start = end = day
+        sql = "SELECT * FROM asrun"
+        where: list[str] = []
+        params: list[str] = []
+        at = "COALESCE(planned_at, started_at, recorded_at)"
+        if start is not None:
+            where.append(f"{at} >= ?")
+            params.append(utc_text(datetime.combine(start, datetime.min.time(), tz)))
+        if end is not None:
+            where.append(f"{at} < ?")
+            params.append(utc_text(datetime.combine(end + timedelta(days=1), datetime.min.time(), tz)))
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        # what actually happened first comes first (a replay after an emergency sorts after it)
+        sql += " ORDER BY COALESCE(started_at, planned_at, recorded_at), id"
+        with self._lock:
+            return [row_from_sql(r) for r in self._execute(sql, params).fetchall()]
+
+    def settled_keys(self, keys: Iterable[str] | None = None) -> set[str]:
+        """Keys that already have a final row after which the broadcast must not air again."""
+        settled = sorted(o.value for o in SETTLED_OUTCOMES)
+        base = f"SELECT DISTINCT key FROM asrun WHERE status IN ({','.join('?' * len(settled))})"
+        if keys is None:
+            with self._lock:
+                return {str(r[0]) for r in self._execute(base, settled).fetchall()}
+        wanted = list(dict.fromkeys(str(k) for k in keys))
+        found: set[str] = set()
+        # SQLite caps the number of bound parameters; ask in chunks.
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i : i + 500]
+            sql = base + f" AND key IN ({','.join('?' * len(chunk))})"
+            with self._lock:
+                found.update(str(r[0]) for r in self._execute(sql, (*settled, *chunk)).fetchall())
+        return found
+
+    def close(self) -> None:
+        """Close the file (idempotent)."""
+        with self._lock:
+            if self._conn is not None:
+                try:
+                    self._conn.close()
+                finally:
+                    self._conn = None
+
+    def __enter__(self) -> AsRunLog:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
