@@ -104,6 +104,18 @@ def make_request(schedule: Schedule, *, text: str | None = None, script: str | N
     )
 
 
+def adhoc_action(request: Request) -> str:
+    """The audit trail's action for an announcement: ``say`` for speech, ``play`` for a recording."""
+    return "play" if request.items[0].kind is ItemKind.AUDIO else "say"
+
+
+def adhoc_detail(request: Request) -> dict[str, Any]:
+    """What the audit trail keeps of an announcement."""
+    item = request.items[0]
+    return {"key": request.key, "priority": request.priority.label, str(item.kind): item.value,
+            "repeat": request.repeat}
+
+
 def play_direct(schedule: Schedule, body: dict[str, Any], output: str | int | None = None) -> dict[str, Any]:
     """Play one announcement from this process (no daemon running), logged like any other.
 
@@ -126,6 +138,7 @@ def play_direct(schedule: Schedule, body: dict[str, Any], output: str | int | No
         station = Station(schedule, outputs={MAIN_OUTPUT: device}, on_event=on_event).open()
     except StationError as exc:
         raise AdhocRefused(str(exc)) from None
+    station.audit(who=DIRECT_BY, where="cli", action=adhoc_action(request), detail=adhoc_detail(request))
     try:
         station.player.submit(request)
         done.wait()

@@ -127,6 +127,15 @@ class Station:
                                gap_seconds=req.gap_seconds, title=req.title, executor=self.executor,
                                offline=req.offline, deadline=deadline)
 
+    def audit(self, *, who: str, where: str, action: str, detail: Any = None) -> None:
+        """Append to the audit trail; a failure is logged, never raised (the broadcast matters more)."""
+        from broadcaster import audit
+
+        try:
+            audit.append(self.layout.audit_log, who=who, where=where, action=action, detail=detail)
+        except Exception as exc:  # noqa: BLE001 - a full disk must not stop an emergency
+            log.error("Không ghi được nhật ký thao tác (%s): %s", self.layout.audit_log, exc)
+
     def set_grace(self, seconds: float) -> None:
         self.grace_seconds = seconds
         for player in self.players.values():

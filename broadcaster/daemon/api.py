@@ -68,9 +68,9 @@ class ErrorBody(BaseModel):
 
 class Controller(Protocol):
     def status(self) -> StatusSnapshot: ...
-    def announce(self, a: Announcement) -> Accepted: ...
-    def stop_current(self, by: str) -> dict | None: ...
-    def cancel(self, request_id: int) -> dict | None: ...
+    def announce(self, a: Announcement, where: str = "api") -> Accepted: ...
+    def stop_current(self, by: str, where: str = "api") -> dict | None: ...
+    def cancel(self, request_id: int, where: str = "api") -> dict | None: ...
 
 
 class _BodyLimit:
@@ -147,20 +147,20 @@ def create_app(controller: Controller, token: str, rate_limit: RateLimit | None 
 
     @app.post("/api/announcements", status_code=202, response_model=Accepted, dependencies=[Depends(authorised)],
               responses=errors, summary="Phát ngay một thông báo")
-    def announce(body: Announcement) -> Accepted:
-        return controller.announce(body)
+    def announce(body: Announcement, request: Request) -> Accepted:
+        return controller.announce(body, where=_where(request))
 
     @app.post("/api/stop", dependencies=[Depends(authorised)], responses=errors, summary="Dừng bản tin đang phát")
-    def stop() -> dict:
-        stopped = controller.stop_current("người vận hành")
+    def stop(request: Request) -> dict:
+        stopped = controller.stop_current("người vận hành", where=_where(request))
         return {"stopped": stopped}
 
     @app.delete("/api/queue/{request_id}", dependencies=[Depends(authorised)],
                 responses={**errors, 404: {"model": ErrorBody}}, summary="Hủy một bản tin đang chờ")
-    def cancel(request_id: int) -> dict:
+    def cancel(request_id: int, request: Request) -> dict:
         if not 0 < request_id < 2**62:
             raise ApiError(404, "Không có bản tin này trong hàng chờ.")
-        cancelled = controller.cancel(request_id)
+        cancelled = controller.cancel(request_id, where=_where(request))
         if cancelled is None:
             raise ApiError(404, "Không có bản tin này trong hàng chờ (có thể đã phát xong).")
         return {"cancelled": cancelled}
@@ -171,6 +171,11 @@ def create_app(controller: Controller, token: str, rate_limit: RateLimit | None 
     limit.token = expected
     app.add_middleware(RateLimit.Middleware, limit=limit)
     return app
+
+
+def _where(request: Request) -> str:
+    """Where an action came from, for the audit trail: ``api 127.0.0.1``."""
+    return f"api {request.client.host}" if request.client else "api"
 
 
 def _install_error_handlers(app: FastAPI) -> None:

@@ -8,6 +8,7 @@ to open leaves nothing half-started and :meth:`Daemon.stop` needs no knowledge o
 
 from __future__ import annotations
 
+import difflib
 import logging
 import threading
 import time
@@ -20,7 +21,7 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from broadcaster import fmt
-from broadcaster.adhoc import AdhocRefused, make_request
+from broadcaster.adhoc import AdhocRefused, adhoc_action, adhoc_detail, make_request
 from broadcaster.daemon import state
 from broadcaster.daemon.api import Accepted, Announcement, ApiError
 from broadcaster.daemon.jobs import JobSync
@@ -92,6 +93,7 @@ class Daemon:
         for w in result.warnings:
             log.warning("%s", w)
         self.schedule: Schedule = result.schedule
+        self._schedule_text = _read_text(opts.schedule_path)
         device = opts.output if opts.output is not None else self.schedule.output.device
         grace_minutes = opts.grace_minutes if opts.grace_minutes is not None else self.schedule.output.grace_minutes
         self.station = stack.enter_context(Station(self.schedule, outputs={MAIN_OUTPUT: device},
@@ -214,9 +216,24 @@ class Daemon:
                 log.warning("Thay đổi 'api' hoặc 'state_dir' chỉ có hiệu lực sau khi khởi động lại phần mềm.")
             diff = self.jobs.sync(self.schedule, datetime.now(timezone.utc), skip=self._fired.__contains__)
         self.last_reload = {"ok": True, "at": _now_iso(), "message": f"đã nạp lại ({shown}): {diff}"}
+        self._audit_edits(paths)
         log.info("Đã nạp lại lịch (%s): %s. %s.", shown, diff, self._next_text())
         if self.options.prerender:
             threading.Thread(target=self._prerender, name="prerender", daemon=True).start()
+
+    def _audit_edits(self, paths: set[Path]) -> None:
+        """An edit made by hand in the files, in the audit trail: the schedule with its diff."""
+        text = _read_text(self.options.schedule_path)
+        if text != self._schedule_text:
+            diff = difflib.unified_diff(self._schedule_text.splitlines(), text.splitlines(), "trước", "sau",
+                                        lineterm="", n=1)
+            self.station.audit(who="sửa trực tiếp trong tệp", where="tệp lịch", action="schedule_edit",
+                               detail={"diff": list(diff)[:200]})
+            self._schedule_text = text
+        scripts = sorted(p.name for p in paths if p.parent == self.station.layout.scripts_dir)
+        if scripts:
+            self.station.audit(who="sửa trực tiếp trong tệp", where="scripts_vi", action="script_edit",
+                               detail={"files": scripts})
 
     def _apply_output(self, old: Output, new: Output) -> None:
         """A changed ``output`` applies without a restart (unless the command line chose it)."""
@@ -269,12 +286,14 @@ class Daemon:
         log.info("Đã chuẩn bị sẵn giọng đọc cho %d/%d nội dung%s.", done, len(items), note)
 
     # -- control API ------------------------------------------------------------------
-    def announce(self, a: Announcement) -> Accepted:
+    def announce(self, a: Announcement, where: str = "api") -> Accepted:
         try:
             req = make_request(self.schedule, text=a.text, script=a.script, audio=a.audio, priority=a.priority,
                                repeat=a.repeat, chime=a.chime, by=a.by)
         except AdhocRefused as exc:
             raise ApiError(400, str(exc)) from None
+        self.station.audit(who=req.by or "người vận hành", where=where, action=adhoc_action(req),
+                           detail=adhoc_detail(req))
         player = self.station.player
         busy = player.now_playing()
         player.submit(req)
@@ -292,11 +311,17 @@ class Daemon:
         log.info("Yêu cầu phát ngay #%d (%s) từ %s: %s", req.id, req.priority.vi, req.by, req.items[0].label)
         return Accepted(id=req.id, title=req.title, priority=req.priority.label, position=ahead, message=msg)
 
-    def stop_current(self, by: str) -> dict[str, Any] | None:
-        return self.station.player.stop_current(by)
+    def stop_current(self, by: str, where: str = "api") -> dict[str, Any] | None:
+        stopped = self.station.player.stop_current(by)
+        self.station.audit(who=by, where=where, action="stop",
+                           detail={"title": stopped["title"], "key": stopped["key"]} if stopped else None)
+        return stopped
 
-    def cancel(self, request_id: int) -> dict[str, Any] | None:
+    def cancel(self, request_id: int, where: str = "api") -> dict[str, Any] | None:
         req = self.station.player.cancel(request_id)
+        if req is not None:
+            self.station.audit(who="người vận hành", where=where, action="cancel",
+                               detail={"title": req.title, "key": req.key})
         return req.describe() if req else None
 
     def status(self) -> StatusSnapshot:
@@ -340,6 +365,13 @@ def _request_for(b: Broadcast) -> Request:
         key=b.key, title=b.slot, items=b.items, priority=b.priority, source=Source.SCHEDULE, slot=b.slot,
         planned_at=b.at, repeat=b.repeat, gap_seconds=b.gap_seconds, chime=b.chime,
     )
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""
 
 
 def _now_iso() -> str:

@@ -185,3 +185,29 @@ def test_a_runaway_client_gets_429_in_vietnamese_while_say_still_works(tmp_path)
         assert code == 200, answer
     finally:
         assert d.terminate() == 0
+
+
+def test_every_operator_action_lands_in_the_audit_trail_and_it_verifies(tmp_path):
+    """say, stop and a hand edit of the schedule (with its diff) are audited, with who and from where."""
+    from broadcaster import audit
+
+    project = Project(tmp_path)
+    project.save()
+    d = Daemon(project, {}, output=f"wav:{tmp_path / 'out'}").start()
+    try:
+        code, _ = d.api("POST", "/api/announcements", {"text": "Thông báo thử", "by": "cán bộ văn hóa"})
+        assert code == 202
+        d.api("POST", "/api/stop", {})
+        project.save(project.yaml_text().replace("gap_seconds: 1", "gap_seconds: 2"))
+        d.wait_for("Đã nạp lại lịch", timeout=10)
+    finally:
+        assert d.terminate() == 0
+    path = tmp_path / "state" / "audit.jsonl"
+    entries = list(audit.entries(path))
+    actions = [e.action for e in entries]
+    assert actions[:2] == ["say", "stop"] and "schedule_edit" in actions
+    say = entries[0]
+    assert say.who == "cán bộ văn hóa" and say.where == "api 127.0.0.1" and say.detail["text"] == "Thông báo thử"
+    edit = next(e for e in entries if e.action == "schedule_edit")
+    assert "+  gap_seconds: 2" in edit.detail["diff"] and "-  gap_seconds: 1" in edit.detail["diff"]
+    assert audit.verify(path) == []
