@@ -49,7 +49,7 @@ def _voice(name: str, h: dict | str) -> str:
 
 def render(s: dict) -> list[str]:
     """The status an operator reads: alerts first, every word Vietnamese, times in the campaign's zone."""
-    from broadcaster.asrun import STATUS_VI, item_label_vi
+    from broadcaster.asrun import STATUS_VI, item_label_vi, outcome_summary
 
     c = s["campaign"]
     tz = ZoneInfo(c.get("timezone") or "Asia/Ho_Chi_Minh")
@@ -78,7 +78,7 @@ def render(s: dict) -> list[str]:
         lines.append(f"  {_local(n['at'], tz)}  {n['slot']} (mức {_priority(n['priority'])})")
     today = s.get("today")
     if today is not None:
-        counts = ", ".join(f"{n} {STATUS_VI.get(k, k)}" for k, n in sorted(today.items(), key=lambda kv: -kv[1]))
+        counts = outcome_summary(today)  # the words and order of `log` and the report
         lines.append(f"Hôm nay: {counts or 'chưa có lượt phát nào'} (chi tiết: 'broadcaster log')")
     last = s.get("last_result")
     if last:
