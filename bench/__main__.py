@@ -16,8 +16,10 @@ from datetime import datetime, timezone
 from bench import common
 from bench.common import log, pulse
 
-FIGURES = ["start_accuracy", "time_to_air", "render", "scale", "footprint"]
-NEEDS_SOUND = {"start_accuracy", "time_to_air", "footprint"}
+FIGURES = [
+    "start_accuracy", "start_under_load", "time_to_air", "render", "scale", "footprint", "normalize_speed",
+]
+NEEDS_SOUND = {"start_accuracy", "start_under_load", "time_to_air", "footprint"}
 
 
 def _module(name: str):

@@ -22,6 +22,7 @@ from broadcaster.records import Source
 
 if TYPE_CHECKING:
     from broadcaster.asrun import AsRunLog
+    from broadcaster.speech.normalize import Lexicon
     from broadcaster.playout.player import Player, Request
     from broadcaster.programme import Programme
     from broadcaster.schedule.model import Schedule
@@ -107,7 +108,7 @@ class Station:
         except SinkError as exc:
             raise StationError(str(exc)) from None
         player = Player(sink=sink, asrun=self.asrun, build_programme=self.build_programme,
-                        grace_seconds=self.grace_seconds, on_event=self._on_event)
+                        grace_seconds=self.grace_seconds, on_event=self._on_event, admit=self.admit)
         player.start()
         stack.callback(player.shutdown)
         return player
@@ -136,6 +137,36 @@ class Station:
         except Exception as exc:  # noqa: BLE001 - a full disk must not stop an emergency
             log.error("Không ghi được nhật ký thao tác (%s): %s", self.layout.audit_log, exc)
 
+    def admit(self, req: Request) -> str | None:
+        """Approval at the moment a broadcast's turn comes: None to air, else why it is held.
+
+        Only with ``policy.require_approval``. Emergencies are never held: they air and are
+        flagged for review. Approvals are read from disk each time, so an approval given a
+        second ago counts, and restarts or reloads lose nothing.
+        """
+        if not self.schedule.policy.require_approval:
+            return None
+        from datetime import datetime, timezone
+
+        from broadcaster.approval import ApprovalStore, gate
+
+        try:
+            store = ApprovalStore.open(self.layout.state_dir)
+            decision = gate(req.items, req.priority, self.schedule, store)
+            if decision.review:
+                store.flag_for_review(req.key, req.title, req.items, aired_at=datetime.now(timezone.utc),
+                                      requested_by=req.by)
+                log.warning("KHẨN CẤP phát khi chưa duyệt: %s — đã đưa vào danh sách xem lại.", req.title)
+            if decision.hold and req.source == Source.ADHOC:
+                for missing in decision.missing:
+                    store.note_waiting(missing.subject, req.by)
+        except Exception as exc:  # noqa: BLE001 - a damaged approvals file holds all but emergencies
+            if req.priority.label == "emergency":
+                log.error("Không đọc được tệp duyệt nội dung (%s): vẫn phát bản tin khẩn cấp.", exc)
+                return None
+            return f"không đọc được tệp duyệt nội dung ({exc}) — kiểm tra thư mục state/"
+        return decision.reason if decision.hold else None
+
     def set_grace(self, seconds: float) -> None:
         self.grace_seconds = seconds
         for player in self.players.values():
@@ -151,23 +182,22 @@ class Station:
             self.renderer.abbreviations = load_operator_words(self.layout)
 
 
-def load_operator_words(layout: Layout, *, strict: bool = False) -> dict[str, str]:
-    """The operator's abbreviations over the built-in list.
+def load_operator_words(layout: Layout, *, strict: bool = False) -> Lexicon:
+    """Built-in abbreviations and pronunciations, with the operator's files over them.
 
-    A broken file raises ValueError (Vietnamese) when ``strict`` (``render``, ``rehearse``: the
-    operator is there to fix it); otherwise it is logged and the built-in list is used, because a
-    typo in a word list must never keep an announcement off the air.
+    Bad entries are skipped (the good ones still apply) and raise ValueError (Vietnamese) when
+    ``strict`` (``render``, ``rehearse``: the operator is there to fix them); otherwise they are
+    logged, because a typo in a word list must never keep an announcement off the air.
+    ``broadcaster check`` reports them with their line.
     """
-    from broadcaster.speech.normalize import load_abbreviations
+    from broadcaster.speech.normalize import load_lexicon
 
-    extra = layout.abbreviations
-    try:
-        return dict(load_abbreviations(extra if extra.is_file() else None))
-    except ValueError as exc:
-        if strict:
-            raise
-        log.error("%s — dùng danh sách viết tắt có sẵn.", exc)
-        return dict(load_abbreviations(None))
+    lexicon = load_lexicon(layout.scripts_dir)
+    if lexicon.issues and strict:
+        raise ValueError("\n".join(str(issue) for issue in lexicon.issues))
+    for issue in lexicon.issues:
+        log.error("%s — mục này bị bỏ qua.", issue)
+    return lexicon
 
 
 def make_renderer(schedule: Schedule, *, strict: bool = False) -> SpeechRenderer:

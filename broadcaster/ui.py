@@ -38,11 +38,17 @@ def schedule_path(args) -> Path:
 
 def load_schedule_or_report(path: Path) -> Schedule | None:
     """The loaded schedule, or None after printing every error (and warning) with its line."""
+    result = load_and_report(path)
+    return result.schedule if result.ok else None
+
+
+def load_and_report(path: Path) -> Any:
+    """Load the schedule and print every diagnostic; the LoadResult (``.ok``, ``.schedule``…)."""
     from broadcaster.schedule.load import load_schedule
 
     result = load_schedule(path)
     print_diagnostics(result)
-    return result.schedule if result.ok else None
+    return result
 
 
 def print_diagnostics(result: Any, stream: TextIO | None = None) -> None:

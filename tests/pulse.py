@@ -195,8 +195,17 @@ class PulseServer:
         # early. A real card plays continuously; a monitor reader asking for LATENCY_MS
         # pins the null sink to blocks that small, which makes it behave like one.
         self._keeper = subprocess.Popen(
-            ["parec", "-d", f"{self.sink_name}.monitor", "--raw", "--format=float32le", f"--rate={self.rate}",
-             "--channels=1", f"--latency-msec={LATENCY_MS}", "--client-name=loa-xa-test-latency-keeper"],
+            [
+                "parec",
+                "-d",
+                f"{self.sink_name}.monitor",
+                "--raw",
+                "--format=float32le",
+                f"--rate={self.rate}",
+                "--channels=1",
+                f"--latency-msec={LATENCY_MS}",
+                "--client-name=loa-xa-test-latency-keeper",
+            ],
             env={**os.environ, **self.env},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -271,9 +280,23 @@ class PulseServer:
             return "(no log)"
 
     # -- recording -----------------------------------------------------------
-    def record(self) -> "Recorder":
-        """Start recording the sink's monitor (float32, mono, ``self.rate``); returns when data flows."""
-        rec = Recorder(self, f"{self.sink_name}.monitor", self.rate)
+    def load_module(self, name: str, *args: str) -> int:
+        """Load a PulseAudio module (e.g. a second null sink, a loopback); return its index."""
+        done = self.pactl("load-module", name, *args)
+        if done.returncode != 0:
+            raise RuntimeError(f"pactl load-module {name} failed: {done.stderr.strip()}")
+        return int(done.stdout.strip())
+
+    def unload_module(self, index: int) -> None:
+        """Unload a module that :meth:`load_module` loaded."""
+        self.pactl("unload-module", str(index))
+
+    def record(self, source: str | None = None) -> "Recorder":
+        """Start recording the sink's monitor (float32, mono, ``self.rate``); returns when data flows.
+
+        ``source``: another source to record (e.g. a second sink's monitor).
+        """
+        rec = Recorder(self, source or f"{self.sink_name}.monitor", self.rate)
         self._recorders.append(rec)
         rec.start()
         return rec
@@ -423,9 +446,11 @@ def find_onsets(
     return [s / rate for s in starts]
 
 
-def find_silence_after(samples: np.ndarray, rate: int, start_s: float = 0.0, threshold_dbfs: float = -40.0) -> float | None:
+def find_silence_after(
+    samples: np.ndarray, rate: int, start_s: float = 0.0, threshold_dbfs: float = -40.0
+) -> float | None:
     """Seconds from the start of the last loud sample at or after ``start_s`` (None if none)."""
-    x = np.abs(np.asarray(samples, dtype=np.float64))[int(start_s * rate):]
+    x = np.abs(np.asarray(samples, dtype=np.float64))[int(start_s * rate) :]
     loud = np.flatnonzero(x > 10 ** (threshold_dbfs / 20))
     if loud.size == 0:
         return None

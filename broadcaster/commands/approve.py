@@ -87,9 +87,8 @@ def _indented(text: str, prefix: str = "      ") -> str:
 
 
 def _load(args: Any) -> Schedule:
-    from broadcaster.commands.check import load_or_report
 
-    result = load_or_report(args)
+    result = ui.load_and_report(ui.schedule_path(args))
     if not result.ok:
         raise _Refused("Lịch phát đang có lỗi (xem ở trên).", "Sửa schedule.yaml rồi chạy lại lệnh.")
     schedule: Schedule = result.schedule

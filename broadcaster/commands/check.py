@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from broadcaster import ui
+from broadcaster import fmt, ui
 
 HELP = "Kiểm tra tệp lịch phát (schedule.yaml): báo mọi lỗi kèm số dòng, cột"
 
@@ -13,62 +13,77 @@ def add_arguments(parser) -> None:
     ui.add_schedule_argument(parser)
 
 
-def format_duration(seconds: float) -> str:
-    """``1 giờ 05 phút``, ``12 phút 30 giây`` — airtime as operators say it."""
-    total = int(round(seconds))
-    h, rest = divmod(total, 3600)
-    m, s = divmod(rest, 60)
-    if h:
-        return f"{h} giờ {m:02d} phút"
-    if m:
-        return f"{m} phút {s:02d} giây"
-    return f"{s} giây"
+def check_speech(base_dir, stream=None) -> int:
+    """Report bad reading-list entries (errors) and ambiguous spans in scripts_vi/*.txt (warnings).
 
+    Prints ``PATH:LINE:COL: …`` lines like the schedule's; returns the number of errors.
+    """
+    from pathlib import Path
 
-def print_diagnostics(result, stream=None) -> None:
-    """Print errors and warnings as ``PATH:LINE:COL: …`` in file order, then a count with what to do."""
+    from broadcaster.speech.normalize import analyze, load_lexicon
+
     stream = stream or sys.stderr
-    rows = sorted(result.errors + result.warnings, key=lambda d: (d.line, d.col, d.severity))
-    for d in rows:
-        if d.severity == "warning":
-            print(f"{d.path}:{d.line}:{d.col}: cảnh báo: {d.message}", file=stream)
-        else:
-            print(str(d), file=stream)
-    if result.errors:
+    scripts = Path(base_dir) / "scripts_vi"
+    lexicon = load_lexicon(scripts if scripts.is_dir() else None)
+    for issue in lexicon.issues:
         print(
-            f"Lịch phát có {len(result.errors)} lỗi"
-            + (f" và {len(result.warnings)} cảnh báo" if result.warnings else "")
-            + ".\n  → Sửa các dòng trên rồi chạy lại 'broadcaster check'.",
+            str(issue)
+            if issue.severity == "error"
+            else f"{issue.path}:{issue.line}:{issue.col}: cảnh báo: {issue.message}",
             file=stream,
         )
-
-
-def load_or_report(args):
-    """Load the schedule named by ``--schedule``; print diagnostics; return the LoadResult."""
-    from broadcaster.schedule.load import load_schedule
-
-    result = load_schedule(ui.schedule_path(args))
-    print_diagnostics(result)
-    return result
+    warnings = 0
+    for path in sorted(scripts.glob("*.txt")) if scripts.is_dir() else []:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue  # the schedule check reports unreadable scripts it uses
+        for w in analyze(text, lexicon).warnings:
+            print(f"{path}:{w.line}:{w.col}: cảnh báo: {w.message}", file=stream)
+            warnings += 1
+    errors = len(lexicon.errors)
+    if errors:
+        print(
+            f"Danh sách đọc (từ viết tắt, cách đọc) có {errors} mục sai; các mục đó bị bỏ qua khi đọc.\n"
+            "  → Sửa các dòng trên rồi chạy lại 'broadcaster check'.",
+            file=stream,
+        )
+    elif warnings:
+        print(
+            f"Kịch bản có {warnings} chỗ có thể đọc hai cách; máy dùng cách đọc thứ nhất.\n"
+            "  → Viết rõ hơn ở các dòng trên nếu cách đọc đó chưa đúng.",
+            file=stream,
+        )
+    return errors
 
 
 def run(args) -> int:
-    result = load_or_report(args)
-    if not result.ok:
+    result = ui.load_and_report(ui.schedule_path(args))
+    base = result.schedule.base_dir if result.schedule is not None else ui.schedule_path(args).parent
+    speech_errors = check_speech(base)
+    if not result.ok or speech_errors:
         return 1
+    _approval_warnings(result.schedule)
     from broadcaster.schedule.plan import estimate_session_seconds, plan_broadcasts
 
     schedule = result.schedule
     broadcasts = plan_broadcasts(schedule)
-    per_slot = {
-        s.name: estimate_session_seconds(s.play, s.repeat, s.gap_seconds, s.chime) for s in schedule.slots
-    }
+    per_slot = {s.name: estimate_session_seconds(s.play, s.repeat, s.gap_seconds, s.chime) for s in schedule.slots}
     airtime = sum(per_slot[b.slot] for b in broadcasts)
     c = schedule.campaign
     active = sum(1 for s in schedule.slots if s.enabled)
     note = f" ({len(result.warnings)} cảnh báo ở trên)" if result.warnings else ""
     print(
         f"Lịch phát hợp lệ: {active} buổi phát, {len(broadcasts)} lần phát từ "
-        f"{c.start:%d/%m/%Y} đến {c.end:%d/%m/%Y}, tổng thời lượng ước tính {format_duration(airtime)}{note}."
+        f"{fmt.day(c.start)} đến {fmt.day(c.end)}, tổng thời lượng ước tính {fmt.duration(airtime)}{note}."
     )
     return 0
+
+
+def _approval_warnings(schedule) -> None:
+    """With ``policy.require_approval``: what will not air until approved, ahead of time."""
+    from broadcaster.commands.approve import approval_warnings
+    from broadcaster.layout import Layout
+
+    for warning in approval_warnings(schedule, Layout.of(schedule).state_dir):
+        ui.warn(warning)

@@ -9,7 +9,9 @@ from broadcaster import ui
 
 HELP = "In văn bản đúng như máy sẽ đọc (ngày tháng, số, chữ viết tắt… đã chuyển thành chữ)"
 
-_DEFAULT_FILE = Path("scripts_vi") / "abbreviations.yaml"
+_SCRIPTS = Path("scripts_vi")
+_DEFAULT_FILE = _SCRIPTS / "abbreviations.yaml"
+_PRONUNCIATIONS = _SCRIPTS / "pronunciations.yaml"
 
 
 def add_arguments(parser) -> None:
@@ -27,6 +29,18 @@ def add_arguments(parser) -> None:
         metavar="ĐƯỜNG_DẪN",
         help=f"tệp từ viết tắt bổ sung (mặc định: {_DEFAULT_FILE} nếu có)",
     )
+    parser.add_argument(
+        "--pronunciations",
+        type=Path,
+        default=None,
+        metavar="ĐƯỜNG_DẪN",
+        help=f"tệp cách đọc tên riêng, từ nước ngoài (mặc định: {_PRONUNCIATIONS} nếu có)",
+    )
+    parser.add_argument(
+        "--explain",
+        action="store_true",
+        help="in bảng: đoạn gốc → cách đọc → quy tắc đã dùng",
+    )
 
 
 def _read_stdin() -> str:
@@ -36,8 +50,10 @@ def _read_stdin() -> str:
     return buffer.read().decode("utf-8")
 
 
-def run(args) -> int:
-    from broadcaster.speech.normalize import load_abbreviations, normalize
+def _lists(args):
+    """(abbreviations, pronunciations) or an exit code after printing the problem."""
+    from broadcaster.speech.normalize import load_abbreviations
+    from broadcaster.speech.normalize.lexicon import builtin_pronunciations, read_entries
 
     extra = args.abbreviations
     if extra is None and _DEFAULT_FILE.is_file():
@@ -46,10 +62,45 @@ def run(args) -> int:
         abbreviations = load_abbreviations(extra)
     except ValueError as exc:
         return ui.error(str(exc), "Sửa tệp từ viết tắt rồi chạy lại lệnh.")
+    pronunciations = dict(builtin_pronunciations())
+    path = args.pronunciations
+    if path is None and _PRONUNCIATIONS.is_file():
+        path = _PRONUNCIATIONS
+    if path is not None:
+        entries, issues = read_entries(path, "pronunciations")
+        errors = [i for i in issues if i.severity == "error"]
+        if errors:
+            return ui.error(errors[0].sentence(), "Sửa tệp cách đọc rồi chạy lại lệnh (xem: broadcaster check).")
+        pronunciations.update(entries)
+    return abbreviations, pronunciations
+
+
+def _print_explain(analysis) -> None:
+    from broadcaster.speech.normalize import explain_rows
+
+    rows = [("Đoạn gốc", "Đọc là", "Quy tắc")]
+    rows += [
+        (src.replace("\n", "⏎") or "(thêm)", spoken.replace("\n", "⏎") or "(bỏ)", rule)
+        for src, spoken, rule in explain_rows(analysis)
+    ]
+    width = [min(max(len(r[i]) for r in rows), 40) for i in range(2)]
+    for src, spoken, rule in rows:
+        print(f"{src:<{width[0]}}  →  {spoken:<{width[1]}}  [{rule}]")
+    if len(rows) == 1:
+        print("(không có đoạn nào cần đổi)")
+
+
+def run(args) -> int:
+    from broadcaster.speech.normalize import analyze
+
+    lists = _lists(args)
+    if isinstance(lists, int):
+        return lists
+    abbreviations, pronunciations = lists
 
     if not args.text or args.text == ["-"]:
         if sys.stdin is None or sys.stdin.isatty():
-            ui.info("Gõ văn bản rồi nhấn Ctrl+D (hoặc dùng: broadcaster normalize \"văn bản\").")
+            ui.info('Gõ văn bản rồi nhấn Ctrl+D (hoặc dùng: broadcaster normalize "văn bản").')
         try:
             text = _read_stdin()
         except UnicodeDecodeError:
@@ -60,6 +111,12 @@ def run(args) -> int:
     else:
         text = " ".join(args.text)
 
-    spoken = normalize(text, abbreviations)
+    analysis = analyze(text, abbreviations, pronunciations)
+    if args.explain:
+        _print_explain(analysis)
+        print()
+    spoken = analysis.spoken
     sys.stdout.write(spoken if spoken.endswith("\n") else spoken + "\n")
+    for warning in analysis.warnings:
+        ui.warn(f"dòng {warning.line}, cột {warning.col}: {warning.message}")
     return 0

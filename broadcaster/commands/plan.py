@@ -90,9 +90,9 @@ def run(args: Any) -> int:
     if start and end and end < start:
         return ui.error(f"--to ({end:%d/%m/%Y}) trước --from ({start:%d/%m/%Y})", "Đổi lại thứ tự hai ngày.")
 
-    from broadcaster.commands.check import format_duration, load_or_report
+    from broadcaster import fmt
 
-    result = load_or_report(args)
+    result = ui.load_and_report(ui.schedule_path(args))
     if not result.ok:
         return 1
     from broadcaster.schedule.plan import estimate_session_seconds, plan_broadcasts
@@ -118,7 +118,7 @@ def run(args: Any) -> int:
     if not broadcasts:
         ui.info(f"Không có lần phát nào trong khoảng đã chọn (chiến dịch: {c.start:%d/%m/%Y} → {c.end:%d/%m/%Y}).")
         return 0
-    _print_table(c.name, broadcasts, seconds, approval, format_duration)
+    _print_table(c.name, broadcasts, seconds, approval, fmt.duration)
     return 0
 
 

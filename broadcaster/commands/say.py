@@ -66,6 +66,9 @@ def _play_here(args, path, body: dict) -> int:
         outcome = play_direct(schedule, body, output=args.output)
     except AdhocRefused as exc:
         return ui.error(str(exc))
+    if outcome["status"] == "unapproved":
+        return ui.error(f"chưa phát: {outcome.get('error')}",
+                        "Người duyệt xem và duyệt bằng 'broadcaster approve --pending'.")
     if outcome["status"] != "played":
         return ui.error(f"không phát được: {outcome.get('error') or outcome['status']}",
                         "Kiểm tra amply và dây loa, chạy 'broadcaster devices' và 'broadcaster test-tone'.")

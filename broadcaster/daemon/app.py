@@ -29,7 +29,7 @@ from broadcaster.daemon.server import ApiServer, ServerError
 from broadcaster.daemon.snapshot import StatusSnapshot
 from broadcaster.daemon.status import output_missing, snapshot
 from broadcaster.daemon.watch import ScheduleWatcher
-from broadcaster.playout.player import Request
+from broadcaster.playout.player import Player, Request
 from broadcaster.playout.sinks import SinkError, open_sink
 from broadcaster.programme import item_text, load_levelled, speech_items
 from broadcaster.records import Outcome, Source
@@ -292,6 +292,10 @@ class Daemon:
                                repeat=a.repeat, chime=a.chime, by=a.by)
         except AdhocRefused as exc:
             raise ApiError(400, str(exc)) from None
+        held = self.station.admit(req)
+        if held is not None:
+            self._log_unapproved(req, held)
+            raise ApiError(403, f"Chưa phát: {held}. Người duyệt xem bằng 'broadcaster approve --pending'.")
         self.station.audit(who=req.by or "người vận hành", where=where, action=adhoc_action(req),
                            detail=adhoc_detail(req))
         player = self.station.player
@@ -310,6 +314,11 @@ class Daemon:
                     "xem 'broadcaster status'.")
         log.info("Yêu cầu phát ngay #%d (%s) từ %s: %s", req.id, req.priority.vi, req.by, req.items[0].label)
         return Accepted(id=req.id, title=req.title, priority=req.priority.label, position=ahead, message=msg)
+
+    def _log_unapproved(self, req: Request, reason: str) -> None:
+        assert self.station.asrun is not None
+        self.station.asrun.record(**Player.row_fields(req), status=Outcome.UNAPPROVED, error=reason, by_user=req.by)
+        log.warning("CHƯA DUYỆT %s: %s", req.key, reason)
 
     def stop_current(self, by: str, where: str = "api") -> dict[str, Any] | None:
         stopped = self.station.player.stop_current(by)

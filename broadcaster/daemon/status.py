@@ -82,6 +82,9 @@ def alerts(output: dict[str, Any], last: dict[str, Any] | None, reload: dict[str
     if last and last.get("status") == "failed":
         found.append(f"Lượt phát gần nhất ({last.get('title') or last.get('key')}) KHÔNG phát được: "
                      f"{last.get('error') or 'không rõ lý do'}")
+    if last and last.get("status") == "unapproved":
+        found.append(f"Lượt phát gần nhất ({last.get('title') or last.get('key')}) KHÔNG được phát vì CHƯA DUYỆT: "
+                     f"{last.get('error') or ''} — người duyệt chạy 'broadcaster approve --pending'.")
     if reload and reload.get("ok") is False:
         found.append("Bản sửa lịch gần nhất bị TỪ CHỐI, lịch cũ vẫn đang phát: sửa các lỗi ghi bên dưới rồi lưu lại.")
     if engines and all(h.get("reachable") is False for h in engines.values()):

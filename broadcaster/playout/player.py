@@ -20,14 +20,25 @@ import itertools
 import logging
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
+from broadcaster.playout.sink import Sink
+from broadcaster.records import Outcome, Source, StopReason
 from broadcaster.schedule.model import Item, Priority
 
+if TYPE_CHECKING:
+    from broadcaster.asrun import AsRunLog
+    from broadcaster.programme import Programme
+
 log = logging.getLogger("broadcaster.playout")
+
+SortKey = tuple[int, float, int]
 
 _seq = itertools.count(1)
 
@@ -40,7 +51,7 @@ class Request:
     title: str
     items: tuple[Item, ...]
     priority: Priority = Priority.NORMAL
-    source: str = "schedule"  # "schedule" | "adhoc"
+    source: Source = Source.SCHEDULE
     slot: str | None = None
     planned_at: datetime | None = None  # None: as soon as possible
     repeat: int = 1
@@ -52,11 +63,13 @@ class Request:
     id: int = field(default_factory=lambda: next(_seq))
     submitted: float = field(default_factory=time.time)
 
-    def sort_key(self) -> tuple:
+    def sort_key(self) -> SortKey:
+        """Priority first (highest first), then planned time (else arrival), then id."""
         when = self.planned_at.timestamp() if self.planned_at else self.submitted
         return (-int(self.priority), when, self.id)
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
+        """The request as the API and events show it."""
         return {
             "id": self.id,
             "key": self.key,
@@ -76,8 +89,33 @@ class _NowPlaying:
     row_id: int
     since: float
     stop: threading.Event = field(default_factory=threading.Event)
-    stop_reason: str | None = None  # "emergency" | "operator" | "shutdown"
-    stop_by: str | None = None
+    stop_reason: StopReason | None = None
+    stop_by: str | None = None  # who asked for the cut (the emergency's author, the operator)
+    cut_by: str | None = None  # what cut it (the emergency's title)
+
+    def cut(self, reason: StopReason, by: str | None, what: str | None = None) -> None:
+        """Cut this broadcast now (call with the player's lock held)."""
+        self.stop_reason, self.stop_by, self.cut_by = reason, by, what
+        self.stop.set()
+
+    def cut_reason(self) -> str:
+        """What cut it, said once: ``nhường cho bản tin khẩn cấp: <title>``."""
+        if self.stop_reason is None:
+            return "bị ngắt"
+        return f"{self.stop_reason.vi}: {self.cut_by}" if self.cut_by else self.stop_reason.vi
+
+
+@dataclass
+class _Aired:
+    """The outcome of one attempt, as its as-run row records it."""
+
+    status: Outcome = Outcome.FAILED
+    error: str | None = None
+    seconds: float = 0.0
+    engines: dict[str, str] = field(default_factory=dict)
+    heard_at: datetime | None = None
+    start_error_ms: float | None = None
+    start_error_method: str | None = None
 
 
 class Player:
@@ -86,27 +124,30 @@ class Player:
     def __init__(
         self,
         *,
-        sink,
-        asrun,
-        build_programme: Callable[[Request], object],
+        sink: Sink,
+        asrun: AsRunLog,
+        build_programme: Callable[[Request], Programme],
         grace_seconds: float = 300.0,
-        on_event: Callable[[str, dict], None] | None = None,
+        on_event: Callable[[str, dict[str, Any]], None] | None = None,
+        admit: Callable[[Request], str | None] | None = None,
     ) -> None:
         self._sink = sink
-        self._pending_sink = None  # a new output, taken up at the next broadcast
+        self._admit = admit or (lambda req: None)  # None = may air; else why it is held (not approved)
+        self._pending_sink: Sink | None = None  # a new output, taken up at the next broadcast
         self._asrun = asrun
         self._build = build_programme
         self.grace_seconds = grace_seconds
         self._on_event = on_event or (lambda kind, data: None)
-        self._heap: list[tuple[tuple, Request]] = []
+        self._heap: list[tuple[SortKey, Request]] = []
         self._cond = threading.Condition()
         self._now: _NowPlaying | None = None
         self._closing = False
         self._thread = threading.Thread(target=self._run, name="playout", daemon=True)
-        self.last_result: dict | None = None
+        self.last_result: dict[str, Any] | None = None
 
     # -- control (any thread) ---------------------------------------------------------
     def start(self) -> None:
+        """Start the playout thread."""
         self._thread.start()
 
     def submit(self, request: Request) -> int:
@@ -122,20 +163,18 @@ class Player:
                 and now.request.priority is not Priority.EMERGENCY
                 and not now.stop.is_set()
             ):
-                now.stop_reason, now.stop_by = "emergency", request.title
-                now.stop.set()
+                now.cut(StopReason.EMERGENCY, request.by, request.title)
             self._cond.notify_all()
         log.debug("queued %s (%s)", request.key, request.priority.label)
         return request.id
 
-    def stop_current(self, by: str = "operator") -> dict | None:
+    def stop_current(self, by: str = "operator") -> dict[str, Any] | None:
         """Cut the broadcast now on air (logged ``interrupted``, not replayed)."""
         with self._cond:
             now = self._now
             if now is None or now.stop.is_set():
                 return None
-            now.stop_reason, now.stop_by = "operator", by
-            now.stop.set()
+            now.cut(StopReason.OPERATOR, by)
             return now.request.describe()
 
     def cancel(self, request_id: int) -> Request | None:
@@ -148,16 +187,16 @@ class Player:
                     break
             else:
                 return None
-        self._asrun.record(**self._row_fields(req), status="skipped", note="người vận hành hủy")
+        self._asrun.record(**self.row_fields(req), status=Outcome.SKIPPED, note="người vận hành hủy")
         return req
 
     @property
-    def sink(self):
+    def sink(self) -> Sink:
         """The output the next broadcast will use."""
         with self._cond:
             return self._pending_sink if self._pending_sink is not None else self._sink
 
-    def use_sink(self, sink) -> None:
+    def use_sink(self, sink: Sink) -> None:
         """Switch the output from the next broadcast on; the one on air ends on the sink it started on."""
         with self._cond:
             replaced, self._pending_sink = self._pending_sink, sink
@@ -165,10 +204,12 @@ class Player:
             replaced.close()
 
     def queued(self) -> list[Request]:
+        """Requests waiting, in the order they will air."""
         with self._cond:
             return [req for _, req in sorted(self._heap, key=lambda e: e[0])]
 
-    def now_playing(self) -> dict | None:
+    def now_playing(self) -> dict[str, Any] | None:
+        """The request on air, with when it began and its as-run row, or None."""
         with self._cond:
             now = self._now
             if now is None:
@@ -180,8 +221,7 @@ class Player:
         with self._cond:
             self._closing = True
             if self._now is not None and not self._now.stop.is_set():
-                self._now.stop_reason, self._now.stop_by = "shutdown", "hệ thống"
-                self._now.stop.set()
+                self._now.cut(StopReason.SHUTDOWN, "hệ thống")
             self._cond.notify_all()
         if self._thread.is_alive():
             self._thread.join(timeout)
@@ -209,7 +249,7 @@ class Player:
                 log.exception("lỗi không lường trước khi phát %s; tiếp tục với lượt sau", request.key)
 
     @staticmethod
-    def _row_fields(req: Request) -> dict:
+    def row_fields(req: Request) -> dict[str, Any]:
         return {
             "key": req.key,
             "planned_at": req.planned_at,
@@ -221,6 +261,7 @@ class Player:
         }
 
     def _play(self, req: Request) -> None:
+        """Air one request: missed when too late, else build, play, log, and replay if cut by an emergency."""
         with self._cond:
             pending, self._pending_sink = self._pending_sink, None
         if pending is not None:
@@ -230,9 +271,17 @@ class Player:
         if start_at is not None and time.time() - start_at > self.grace_seconds:
             late = time.time() - start_at
             reason = f"trễ {late:.0f} giây, quá thời gian cho phép {self.grace_seconds:.0f} giây"
-            self._asrun.record(**self._row_fields(req), status="missed", error=reason)
+            self._asrun.record(**self.row_fields(req), status=Outcome.MISSED, error=reason)
             log.warning("BỎ LỠ %s: %s", req.key, reason)
-            self._on_event("missed", req.describe())
+            self._on_event(Outcome.MISSED.value, req.describe())
+            return
+        held = self._admit(req)  # asked when its turn comes, so an approval given meanwhile counts
+        if held is not None:
+            self._asrun.record(**self.row_fields(req), status=Outcome.UNAPPROVED, error=held)
+            log.warning("CHƯA DUYỆT %s: %s", req.key, held)
+            self.last_result = {"key": req.key, "title": req.title, "status": Outcome.UNAPPROVED.value,
+                                "error": held, "seconds": 0.0}
+            self._on_event(Outcome.UNAPPROVED.value, req.describe())
             return
 
         programme = None
@@ -242,83 +291,109 @@ class Player:
         except Exception as exc:  # noqa: BLE001 - reported in the as-run log
             build_error = f"không chuẩn bị được chương trình: {exc}"
 
-        row_id = self._asrun.begin(**self._row_fields(req))
+        row_id = self._asrun.begin(**self.row_fields(req))
         now = _NowPlaying(req, row_id, time.time())
         with self._cond:
             self._now = now
             if self._closing:
-                now.stop_reason, now.stop_by = "shutdown", "hệ thống"
-                now.stop.set()
+                now.cut(StopReason.SHUTDOWN, "hệ thống")
         log.info("BẮT ĐẦU %s [%s] %s", req.key, req.priority.label, ", ".join(i.label for i in req.items))
         self._on_event("started", req.describe())
-        status, error, seconds, engines, heard_at = "failed", build_error, 0.0, {}, None
         try:
-            if programme is not None:
-                result = self._sink.play(
-                    self._blocks(programme),
-                    rate=programme.rate,
-                    start_at=start_at,
-                    stop=now.stop,
-                    label=req.title,
-                )
-                seconds = result.seconds
-                if result.started_at and seconds > 0:
-                    heard_at = datetime.fromtimestamp(result.started_at, timezone.utc)
-                engines = _engines(programme)
-                if result.completed:
-                    status, error = "played", None
-                else:
-                    status = "interrupted"
-                    error = {
-                        "emergency": f"nhường cho bản tin khẩn cấp: {now.stop_by}",
-                        "operator": "người vận hành dừng",
-                        "shutdown": "phần mềm dừng",
-                    }.get(now.stop_reason or "", "bị ngắt")
-                if result.started_at and start_at:
-                    log.info("  lệch giờ phát: %+.0f ms", (result.started_at - start_at) * 1000)
-                elif result.started_at:
-                    log.info("  từ lúc nhận lệnh đến khi phát: %.0f ms", (result.started_at - req.submitted) * 1000)
-        except Exception as exc:  # noqa: BLE001 - SinkError and render failures end as 'failed'
-            error = str(exc) or exc.__class__.__name__
-            engines = _engines(programme) if programme is not None else {}
+            aired = self._air(req, programme, now, start_at) if programme is not None else _Aired(error=build_error)
         finally:
             with self._cond:
                 self._now = None
-        by = now.stop_by if status == "interrupted" else None
-        self._asrun.finish(row_id, status, engines=engines, duration_s=round(seconds, 3), error=error, by=by,
-                           started_at=heard_at)
-        self.last_result = {"key": req.key, "title": req.title, "status": status, "error": error,
-                            "seconds": seconds, "ended_at": datetime.now(timezone.utc).isoformat()}
-        if status == "played":
-            log.info("KẾT THÚC %s: đã phát %.1f giây, giọng đọc %s", req.key, seconds, _engine_summary(engines))
-        else:
-            log.warning("KẾT THÚC %s: %s — %s", req.key, status, error)
-        self._on_event(status, {**req.describe(), "error": error})
+        self._finish(req, now, aired)
+        if aired.status is Outcome.INTERRUPTED and now.stop_reason is StopReason.EMERGENCY:
+            self._replay(req, row_id)
 
-        if status == "interrupted" and now.stop_reason == "emergency":
-            # Airs again from its start once the emergency is over; it keeps its place
-            # ahead of later broadcasts because its sort key is unchanged.
-            # Cut before its planned instant (still in pre-roll): keep that instant, never air early.
-            keep = req.planned_at if req.planned_at and req.planned_at.timestamp() > time.time() else None
-            again = replace(req, replay_of=row_id, planned_at=keep, id=req.id, submitted=req.submitted)
-            with self._cond:
-                if not self._closing:
-                    heapq.heappush(self._heap, (req.sort_key(), again))
-                    self._cond.notify_all()
+    def _air(self, req: Request, programme: Programme, now: _NowPlaying, start_at: float | None) -> _Aired:
+        """Stream the programme to the sink; what happened, as the as-run row will say it."""
+        aired = _Aired()
+        try:
+            result = self._sink.play(
+                self._blocks(programme), rate=programme.rate, start_at=start_at, stop=now.stop, label=req.title
+            )
+        except Exception as exc:  # noqa: BLE001 - SinkError and render failures end as 'failed'
+            aired.error = str(exc) or exc.__class__.__name__
+            aired.engines = _engines(programme)
+            return aired
+        aired.seconds = result.seconds
+        if result.started_at and result.seconds > 0:
+            aired.heard_at = datetime.fromtimestamp(result.started_at, UTC)
+        aired.engines = _engines(programme)
+        if result.completed:
+            aired.status = Outcome.PLAYED
+        else:
+            aired.status, aired.error = Outcome.INTERRUPTED, now.cut_reason()
+        aired.start_error_ms = getattr(result, "start_error_ms", None)
+        aired.start_error_method = getattr(result, "start_error_method", None)
+        if start_at and result.started_at:
+            if aired.start_error_ms is not None:
+                log.info("  lệch giờ phát: %+.0f ms (đo bằng %s)", aired.start_error_ms, aired.start_error_method)
+            else:
+                log.info("  lệch giờ phát: không đo được (ghi trống, không ghi +0)")
+        elif result.started_at:
+            log.info("  từ lúc nhận lệnh đến khi phát: %.0f ms", (result.started_at - req.submitted) * 1000)
+        return aired
+
+    def _finish(self, req: Request, now: _NowPlaying, aired: _Aired) -> None:
+        """Close the as-run row, remember the result, tell the listeners."""
+        status, error = aired.status, aired.error
+        # Who asked for the cut; what cut it is in the error, said once.
+        by = now.stop_by if status is Outcome.INTERRUPTED else None
+        self._asrun.finish(
+            now.row_id,
+            status,
+            engines=aired.engines,
+            duration_s=round(aired.seconds, 3),
+            error=error,
+            by=by,
+            started_at=aired.heard_at,
+            start_error_ms=aired.start_error_ms,
+            start_error_method=aired.start_error_method,
+        )
+        self.last_result = {
+            "key": req.key,
+            "title": req.title,
+            "status": status.value,
+            "error": error,
+            "seconds": aired.seconds,
+            "ended_at": datetime.now(UTC).isoformat(),
+        }
+        if status is Outcome.PLAYED:
+            log.info(
+                "KẾT THÚC %s: đã phát %.1f giây, giọng đọc %s", req.key, aired.seconds, _engine_summary(aired.engines)
+            )
+        else:
+            log.warning("KẾT THÚC %s: %s — %s", req.key, status.value, error)
+        self._on_event(status.value, {**req.describe(), "error": error})
+
+    def _replay(self, req: Request, row_id: int) -> None:
+        """Queue a broadcast an emergency cut: it airs again from its start, keeping its place."""
+        # Its sort key is unchanged, so it stays ahead of later broadcasts. Cut before its
+        # planned instant (still in pre-roll): keep that instant, never air early.
+        keep = req.planned_at if req.planned_at and req.planned_at.timestamp() > time.time() else None
+        again = replace(req, replay_of=row_id, planned_at=keep, id=req.id, submitted=req.submitted)
+        with self._cond:
+            if not self._closing:
+                heapq.heappush(self._heap, (req.sort_key(), again))
+                self._cond.notify_all()
 
     @staticmethod
-    def _blocks(programme) -> Iterator:
+    def _blocks(programme: Programme) -> Iterator[np.ndarray]:
         for part in programme.parts:
             yield part.audio(timeout=120)
 
 
-def _engines(programme) -> dict:
+def _engines(programme: Programme) -> dict[str, str]:
     try:
         return {label: eng for label, eng in programme.engines().items() if eng}
     except Exception:  # noqa: BLE001 - a part that failed to render has no engine
         return {p.label: p.engine for p in programme.parts if getattr(p, "ready", False) and p.engine}
 
 
-def _engine_summary(engines: dict) -> str:
+def _engine_summary(engines: dict[str, str]) -> str:
     names = sorted(set(engines.values()))
     return ", ".join(names) if names else "không có giọng đọc (chỉ âm thanh)"

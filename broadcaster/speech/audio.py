@@ -114,15 +114,22 @@ class _Polyphase:
             fb = min(n_frames, fa + per_chunk)
             nf = fb - fa
             first = fa * self.D + self.lo
-            window = _zero_padded(x, first, (fb - 1) * self.D + self.hi + 1)
-            out = np.empty((nf, self.P))
-            for a, b, lo, taps in self.groups:
-                start = lo - self.lo
-                rows = np.lib.stride_tricks.sliding_window_view(window[start:], taps.shape[0])
-                out[:, a:b] = np.ascontiguousarray(rows[:: self.D][:nf]) @ taps
-            out = out.reshape(-1)
+            out = self.frames(_zero_padded(x, first, (fb - 1) * self.D + self.hi + 1), nf)
             first_out = fa * self.P
             yield first_out, out[: n_out - first_out]
+
+    def frames(self, window: np.ndarray, nf: int) -> np.ndarray:
+        """The ``nf·P`` outputs of ``nf`` consecutive frames (float64).
+
+        ``window`` holds the inputs from the first frame's ``lo`` on, at least
+        ``(nf - 1)·D + hi - lo + 1`` of them.
+        """
+        out = np.empty((nf, self.P))
+        for a, b, lo, taps in self.groups:
+            start = lo - self.lo
+            rows = np.lib.stride_tricks.sliding_window_view(window[start:], taps.shape[0])
+            out[:, a:b] = np.ascontiguousarray(rows[:: self.D][:nf]) @ taps
+        return out.reshape(-1)
 
 
 def _zero_padded(x: np.ndarray, start: int, stop: int) -> np.ndarray:
@@ -150,6 +157,63 @@ def resample(samples: np.ndarray, from_rate: int, to_rate: int = RATE) -> np.nda
     for first, chunk in poly.chunks(samples):
         out[first : first + chunk.size] = chunk
     return out
+
+
+class StreamResampler:
+    """:func:`resample` for audio that arrives in blocks (a sound card that refuses the rate).
+
+    ``push()`` returns every output sample whose inputs have all arrived, ``flush()`` the rest;
+    together they equal :func:`resample` of the concatenated blocks (to float rounding), so a
+    programme resampled while it plays has no seams between its blocks.
+    """
+
+    def __init__(self, from_rate: int, to_rate: int = RATE):
+        g = gcd(int(from_rate), int(to_rate))
+        self._poly = None if from_rate == to_rate else _polyphase(int(to_rate) // g, int(from_rate) // g)
+        self._buf = np.zeros(0)  # inputs from global index ``_buf0`` on
+        self._buf0 = 0
+        self._n_in = 0
+        self._frame = 0  # next frame (of P outputs) to compute
+        self._n_out = 0
+
+    def _window(self, start: int, stop: int) -> np.ndarray:
+        """Inputs ``[start, stop)`` by global index; zeros before 0 and after the last input."""
+        return _zero_padded(self._buf, start - self._buf0, stop - self._buf0)
+
+    def _emit(self, last_frame: int, n_out: int | None = None) -> np.ndarray:
+        poly = self._poly
+        assert poly is not None
+        nf = last_frame - self._frame
+        if nf <= 0:
+            return np.zeros(0, dtype=np.float32)
+        first = self._frame * poly.D + poly.lo
+        out = poly.frames(self._window(first, (last_frame - 1) * poly.D + poly.hi + 1), nf)
+        if n_out is not None:
+            out = out[: max(0, n_out - self._n_out)]
+        self._frame = last_frame
+        self._n_out += out.size
+        keep = self._frame * poly.D + poly.lo  # the next frame's first input
+        if keep > self._buf0:
+            self._buf = self._buf[keep - self._buf0 :]
+            self._buf0 = keep
+        return out.astype(np.float32)
+
+    def push(self, block: np.ndarray) -> np.ndarray:
+        """Take one block; return the outputs it completes (float32 mono)."""
+        x = _as_mono_float32(block)
+        if self._poly is None:
+            return x
+        self._buf = np.concatenate([self._buf, x.astype(np.float64)])
+        self._n_in += x.size
+        ready = (self._n_in - 1 - self._poly.hi) // self._poly.D + 1  # frames whose inputs all arrived
+        return self._emit(max(self._frame, ready))
+
+    def flush(self) -> np.ndarray:
+        """The outputs still owed once no more input comes (the filter's tail)."""
+        if self._poly is None:
+            return np.zeros(0, dtype=np.float32)
+        n_out = self._poly.output_length(self._n_in)
+        return self._emit(-(-n_out // self._poly.P), n_out)
 
 
 def decode_file(path: str | os.PathLike, rate: int = RATE) -> np.ndarray:

@@ -253,20 +253,3 @@ class SpeechRenderer:
         if levelled.size == 0 or not math.isfinite(float(np.max(np.abs(levelled)))) or not np.any(levelled):
             raise EngineError(f"{engine.name} trả về âm thanh im lặng")
         return levelled
-
-
-def cache_dir_for(schedule) -> Path:
-    """``audio/cache/`` beside the schedule file."""
-    return Path(schedule.base_dir) / "audio" / "cache"
-
-
-def renderer_for(schedule, *, online_timeout: float = 10.0) -> SpeechRenderer:
-    """A renderer with the schedule's voice chain, cache folder and the operator's abbreviations.
-
-    Raises ValueError (Vietnamese message) when the abbreviations file or voice chain is unusable.
-    """
-    from .normalize import load_abbreviations
-
-    extra = Path(schedule.base_dir) / "scripts_vi" / "abbreviations.yaml"
-    abbreviations = load_abbreviations(extra if extra.is_file() else None)
-    return SpeechRenderer(cache_dir_for(schedule), schedule.defaults.voice, abbreviations, online_timeout)

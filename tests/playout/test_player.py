@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +14,9 @@ import soundfile as sf
 
 from broadcaster.asrun import AsRunLog
 from broadcaster.playout.player import Player, Request
-from broadcaster.playout.sinks import NullSink, PlayResult, SinkError
+from broadcaster.playout.sinks import NullSink, PlayResult, SinkError, WavSink
 from broadcaster.programme import build_programme
+from broadcaster.records import Outcome, Source, StopReason
 from broadcaster.schedule.model import Item, ItemKind, Priority
 from broadcaster.speech.render import SpeechRenderer
 
@@ -38,13 +39,19 @@ class Rig:
         self.order: list[str] = []
         self.done = threading.Condition()
         self.finished: list[tuple[str, str]] = []
-        self.player = Player(sink=sink or NullSink(realtime=True), asrun=self.asrun, build_programme=self._build,
-                             grace_seconds=grace, on_event=self._event)
+        self.player = Player(
+            sink=sink or NullSink(realtime=True),
+            asrun=self.asrun,
+            build_programme=self._build,
+            grace_seconds=grace,
+            on_event=self._event,
+        )
         self.player.start()
 
     def _build(self, req: Request):
-        return build_programme(req.items, renderer=self.renderer, chime=None, repeat=1, gap_seconds=0,
-                               tail_seconds=0.0, item_pause=0.0)
+        return build_programme(
+            req.items, renderer=self.renderer, chime=None, repeat=1, gap_seconds=0, tail_seconds=0.0, item_pause=0.0
+        )
 
     def _event(self, kind: str, data: dict) -> None:
         with self.done:
@@ -54,10 +61,17 @@ class Rig:
                 self.finished.append((data["title"], kind))
             self.done.notify_all()
 
-    def request(self, title: str, seconds: float, priority=Priority.NORMAL, planned_at=None) -> Request:
+    def request(self, title: str, seconds: float, priority=Priority.NORMAL, planned_at=None, by=None) -> Request:
         path = _tone(self.tmp / f"{title}.wav", seconds)
-        return Request(key=f"k:{title}", title=title, items=(Item(ItemKind.AUDIO, path.name, path),),
-                       priority=priority, planned_at=planned_at, source="schedule" if planned_at else "adhoc")
+        return Request(
+            key=f"k:{title}",
+            title=title,
+            items=(Item(ItemKind.AUDIO, path.name, path),),
+            priority=priority,
+            planned_at=planned_at,
+            by=by,
+            source=Source.SCHEDULE if planned_at else Source.ADHOC,
+        )
 
     def wait_finished(self, n: int, timeout: float = 20.0) -> None:
         with self.done:
@@ -85,7 +99,7 @@ def rig(tmp_path):
 def test_queue_order_is_priority_then_time_then_arrival(rig):
     rig.player.submit(rig.request("dang-phat", 0.6))
     rig.wait_started("dang-phat")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     rig.player.submit(rig.request("thuong-sau", 0.1, planned_at=now + timedelta(seconds=0)))
     rig.player.submit(rig.request("thuong-truoc", 0.1, planned_at=now - timedelta(seconds=1)))
     rig.player.submit(rig.request("uu-tien", 0.1, priority=Priority.PRIORITY))
@@ -102,7 +116,11 @@ def test_emergency_cuts_the_current_broadcast_which_then_replays_from_the_start(
     rig.wait_finished(3)
     assert rig.order == ["ban-tin", "khan-cap", "ban-tin"]
     rows = rig.rows()
-    assert [(r.title, r.status) for r in rows] == [("ban-tin", "interrupted"), ("khan-cap", "played"), ("ban-tin", "played")]
+    assert [(r.title, r.status) for r in rows] == [
+        ("ban-tin", "interrupted"),
+        ("khan-cap", "played"),
+        ("ban-tin", "played"),
+    ]
     assert rows[0].duration_s < 1.5 and rows[2].duration_s >= 2.0, "cut early; the replay airs in full"
     assert "khẩn cấp" in rows[0].error
 
@@ -133,7 +151,7 @@ def test_operator_stop_interrupts_without_replay_and_cancel_skips(rig):
 def test_a_broadcast_later_than_grace_is_missed_not_played(tmp_path):
     rig = Rig(tmp_path, grace=60)
     try:
-        late = datetime.now(timezone.utc) - timedelta(minutes=5)
+        late = datetime.now(UTC) - timedelta(minutes=5)
         rig.player.submit(rig.request("tre", 0.2, planned_at=late))
         rig.wait_finished(1)
         (row,) = rig.rows()
@@ -172,12 +190,102 @@ def test_a_failing_output_logs_failed_and_the_next_broadcast_plays(tmp_path):
 
 
 def test_an_emergency_during_pre_roll_does_not_make_the_broadcast_air_early(rig):
-    planned = datetime.now(timezone.utc) + timedelta(seconds=1.5)
+    planned = datetime.now(UTC) + timedelta(seconds=1.5)
     rig.player.submit(rig.request("theo-lich", 0.3, planned_at=planned))
     rig.wait_started("theo-lich")  # taken by the worker, waiting for its instant
     rig.player.submit(rig.request("khan-cap", 0.2, priority=Priority.EMERGENCY))
     rig.wait_finished(3)
     rows = rig.rows()
-    assert [(r.title, r.status) for r in rows] == [("theo-lich", "interrupted"), ("khan-cap", "played"),
-                                                   ("theo-lich", "played")]
+    assert [(r.title, r.status) for r in rows] == [
+        ("theo-lich", "interrupted"),
+        ("khan-cap", "played"),
+        ("theo-lich", "played"),
+    ]
     assert rows[2].started_at >= planned - timedelta(milliseconds=20), "aired before its planned time"
+
+
+def test_a_cut_row_says_once_what_cut_it_and_who_asked(rig):
+    """Issue 14.6: error = the reason + the emergency's title; by = who ordered the emergency."""
+    rig.player.submit(rig.request("ban-tin", 2.0))
+    rig.wait_started("ban-tin")
+    time.sleep(0.3)
+    rig.player.submit(rig.request("Phát ngay: Khẩn cấp đê", 0.2, priority=Priority.EMERGENCY, by="chủ tịch xã"))
+    rig.wait_finished(3)
+    cut = rig.rows()[0]
+    assert cut.status == Outcome.INTERRUPTED
+    assert cut.error == f"{StopReason.EMERGENCY.vi}: Phát ngay: Khẩn cấp đê"
+    assert cut.by == "chủ tịch xã"
+    assert "Phát ngay" not in cut.by and cut.error.count("Phát ngay") == 1
+
+
+def test_the_log_keeps_the_measured_start_error_and_its_method(rig):
+    planned = datetime.now(UTC) + timedelta(seconds=0.5)
+    rig.player.submit(rig.request("dung-gio", 0.3, planned_at=planned))
+    rig.player.submit(rig.request("ngay", 0.2))  # no planned instant: no start error at all
+    rig.wait_finished(2)
+    on_time, now = rig.rows()
+    assert on_time.start_error_method == "clock" and abs(on_time.start_error_ms) < 50
+    assert now.start_error_ms is None and now.start_error_method is None
+
+
+# -- issue 14.1: the WAV output is a practice loudspeaker ------------------------------------
+
+
+@pytest.fixture
+def wav_rig(tmp_path):
+    r = Rig(tmp_path, sink=WavSink(tmp_path / "out"))
+    yield r
+    r.close()
+
+
+def _wav_seconds(rig) -> list[float]:
+    return sorted(sf.info(p).duration for p in (rig.tmp / "out").glob("*.wav"))
+
+
+def test_wav_output_takes_real_time_and_logs_real_start_and_end(wav_rig):
+    t0 = time.monotonic()
+    wav_rig.player.submit(wav_rig.request("nam-giay", 5.0))
+    wav_rig.wait_started("nam-giay")
+    time.sleep(1.0)
+    assert wav_rig.player.now_playing()["title"] == "nam-giay", "status must show it on air"
+    wav_rig.wait_finished(1)
+    took = time.monotonic() - t0
+    (row,) = wav_rig.rows()
+    assert 4.8 < took < 7.0
+    assert row.status == Outcome.PLAYED and (row.ended_at - row.started_at).total_seconds() >= 4.8
+    assert row.duration_s >= 5.0 and _wav_seconds(wav_rig) == [pytest.approx(row.duration_s, abs=0.01)]
+
+
+def test_wav_output_is_cut_by_stop_and_the_file_ends_at_the_cut(wav_rig):
+    wav_rig.player.submit(wav_rig.request("nam-giay", 5.0))
+    wav_rig.wait_started("nam-giay")
+    time.sleep(1.0)
+    assert wav_rig.player.stop_current("người vận hành") is not None
+    wav_rig.wait_finished(1)
+    (row,) = wav_rig.rows()
+    assert row.status == Outcome.INTERRUPTED and row.duration_s == pytest.approx(1.0, abs=0.4)
+    (seconds,) = _wav_seconds(wav_rig)
+    assert seconds == pytest.approx(row.duration_s, abs=0.15), "the file ends where it was cut"
+
+
+def test_wav_output_is_cut_by_an_emergency(wav_rig):
+    wav_rig.player.submit(wav_rig.request("nam-giay", 5.0))
+    wav_rig.wait_started("nam-giay")
+    time.sleep(1.0)
+    wav_rig.player.submit(wav_rig.request("khan-cap", 0.5, priority=Priority.EMERGENCY, by="trưởng thôn"))
+    wav_rig.wait_finished(2)
+    cut, emergency = wav_rig.rows()[:2]
+    assert (cut.status, emergency.status) == (Outcome.INTERRUPTED, Outcome.PLAYED)
+    assert cut.duration_s < 2.0 and cut.by == "trưởng thôn"
+    assert _wav_seconds(wav_rig)[:2] == [
+        pytest.approx(emergency.duration_s, abs=0.02),
+        pytest.approx(cut.duration_s, abs=0.15),
+    ]
+
+
+def test_wav_output_without_real_time_is_fast_for_internal_renders(tmp_path):
+    sink = WavSink(tmp_path, realtime=False)
+    t0 = time.monotonic()
+    result = sink.play([np.zeros(RATE * 10, dtype=np.float32)], rate=RATE, start_at=None, stop=threading.Event())
+    assert result.completed and result.seconds == pytest.approx(10.0) and time.monotonic() - t0 < 1.0
+    assert result.start_error_ms is None
