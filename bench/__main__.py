@@ -11,13 +11,19 @@ import argparse
 import sys
 import time
 import traceback
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from bench import common
 from bench.common import log, pulse
 
 FIGURES = [
-    "start_accuracy", "start_under_load", "time_to_air", "render", "scale", "footprint", "normalize_speed",
+    "start_accuracy",
+    "start_under_load",
+    "time_to_air",
+    "render",
+    "scale",
+    "footprint",
+    "normalize_speed",
 ]
 NEEDS_SOUND = {"start_accuracy", "start_under_load", "time_to_air", "footprint"}
 
@@ -38,8 +44,7 @@ def _print(fig: dict) -> None:
         if "value" in s:
             numbers = f"{s['value']} {row['unit']}"
         elif s.get("n"):
-            numbers = (f"n={s['n']} median {s['median']} p95 {s['p95']} p99 {s['p99']} max {s['max']} "
-                       f"{row['unit']}")
+            numbers = f"n={s['n']} median {s['median']} p95 {s['p95']} p99 {s['p99']} max {s['max']} {row['unit']}"
         else:
             numbers = "no data"
         verdict = {True: "  [met]", False: "  [MISSED]", None: ""}[row.get("met")]
@@ -61,8 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     machine = common.machine()
     busy = common.busy_processes()
-    print(f"Loa xã benchmarks ({'quick' if args.quick else 'full'}) on {machine['cpus']} CPU(s), "
-          f"load {machine['loadavg_at_start']}" + (f"; busy: {', '.join(busy)}" if busy else ""))
+    print(
+        f"Loa xã benchmarks ({'quick' if args.quick else 'full'}) on {machine['cpus']} CPU(s), "
+        f"load {machine['loadavg_at_start']}" + (f"; busy: {', '.join(busy)}" if busy else "")
+    )
     figures = []
     for name in selected:
         log(f"[{name}]")
@@ -86,11 +93,14 @@ def main(argv: list[str] | None = None) -> int:
     load_end = [round(x, 2) for x in __import__("os").getloadavg()]
     noise = None
     if max(machine["loadavg_at_start"][0], load_end[0], *(f["loadavg_after"][0] for f in figures)) > 1.5:
-        noise = (f"the machine was shared during this run (1-min load average up to "
-                 f"{max(f['loadavg_after'][0] for f in figures):.1f} on {machine['cpus']} CPUs"
-                 + (f"; busy at start: {', '.join(busy)}" if busy else "") + "); latency tails may be inflated.")
+        noise = (
+            f"the machine was shared during this run (1-min load average up to "
+            f"{max(f['loadavg_after'][0] for f in figures):.1f} on {machine['cpus']} CPUs"
+            + (f"; busy at start: {', '.join(busy)}" if busy else "")
+            + "); latency tails may be inflated."
+        )
     results = {
-        "generated_at": datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds"),
+        "generated_at": datetime.now(UTC).astimezone().isoformat(timespec="seconds"),
         "quick": args.quick,
         "duration_s": round(time.time() - started, 1),
         "machine": machine,

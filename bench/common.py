@@ -21,8 +21,24 @@ if str(REPO) not in sys.path:
 import harness  # noqa: E402  (tests/harness.py)
 import pulse  # noqa: E402  (tests/pulse.py)
 
-__all__ = ["REPO", "TESTS", "harness", "pulse", "TimedDaemon", "summary", "cpu_seconds", "status_kb", "machine",
-           "busy_processes", "write_tone", "first_loud", "Timer", "log", "DEBUG_ENTRY", "MONITOR_BIAS_MS"]
+__all__ = [
+    "REPO",
+    "TESTS",
+    "harness",
+    "pulse",
+    "TimedDaemon",
+    "summary",
+    "cpu_seconds",
+    "status_kb",
+    "machine",
+    "busy_processes",
+    "write_tone",
+    "first_loud",
+    "Timer",
+    "log",
+    "DEBUG_ENTRY",
+    "MONITOR_BIAS_MS",
+]
 
 #: how early a recording places a sample (tests/pulse.py ``Recording``): 0…5 ms, measured −4.8 ms
 MONITOR_BIAS_MS = -4.8
@@ -42,7 +58,7 @@ class TimedDaemon(harness.Daemon):
         self.spawned_at: float | None = None
         self.entry = entry  # command that replaces ``python -m broadcaster.cli``
 
-    def start(self, timeout: float = 30.0) -> "TimedDaemon":
+    def start(self, timeout: float = 30.0) -> TimedDaemon:
         self.spawned_at = time.time()
         if self.entry is None:
             super().start(timeout)
@@ -92,6 +108,7 @@ class TimedDaemon(harness.Daemon):
 
 
 # -- statistics ------------------------------------------------------------------------------
+
 
 def summary(values, digits: int = 1) -> dict:
     """n, median, p95, p99, max (and min, mean) of ``values``; percentiles interpolate linearly."""
@@ -171,7 +188,7 @@ def busy_processes(threshold: float = 20.0) -> list[str]:
             continue
         try:
             stat = (d / "stat").read_text()
-            name = stat[stat.index("(") + 1:stat.rindex(")")]
+            name = stat[stat.index("(") + 1 : stat.rindex(")")]
             f = stat.rsplit(")", 1)[1].split()
             used = (int(f[11]) + int(f[12])) / CLK_TCK
             start = int(f[19]) / CLK_TCK
@@ -188,9 +205,12 @@ def busy_processes(threshold: float = 20.0) -> list[str]:
 
 #: ``python -m broadcaster.cli`` plus a stack dump of every thread on SIGUSR1 (see ``dump_stacks``):
 #: a daemon that stops making progress can then be diagnosed in place instead of only killed.
-DEBUG_ENTRY = [sys.executable, "-c",
-               "import faulthandler, signal, sys; faulthandler.register(signal.SIGUSR1, all_threads=True); "
-               "from broadcaster.cli import main; sys.exit(main())"]
+DEBUG_ENTRY = [
+    sys.executable,
+    "-c",
+    "import faulthandler, signal, sys; faulthandler.register(signal.SIGUSR1, all_threads=True); "
+    "from broadcaster.cli import main; sys.exit(main())",
+]
 
 
 def write_tone(path: Path, seconds: float = 0.6, freq: float = 880.0, rate: int = 48000) -> Path:
@@ -220,7 +240,7 @@ def fmt_ms(x) -> str:
 class Timer:
     """``with Timer() as t: …`` then ``t.ms``."""
 
-    def __enter__(self) -> "Timer":
+    def __enter__(self) -> Timer:
         self.t0 = time.perf_counter()
         return self
 

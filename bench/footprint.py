@@ -20,8 +20,17 @@ from bench.common import REPO, TimedDaemon, cpu_seconds, harness, log, row, stat
 TARGET_READY_MS = 1500.0
 TARGET_CPU_PCT = 0.5
 TARGET_RSS_MB = 120.0
-SCRIPTS = ["mo-dau", "khau-hieu", "chu-de", "vneid", "muc-dich", "keu-goi", "ngay-lien-quan",
-           "chuong-trinh-21-4", "ket-thuc"]
+SCRIPTS = [
+    "mo-dau",
+    "khau-hieu",
+    "chu-de",
+    "vneid",
+    "muc-dich",
+    "keu-goi",
+    "ngay-lien-quan",
+    "chuong-trinh-21-4",
+    "ket-thuc",
+]
 
 
 def make_project(root: Path) -> harness.Project:
@@ -31,8 +40,12 @@ def make_project(root: Path) -> harness.Project:
             shutil.copy(p, root / "scripts_vi" / p.name)
     tomorrow = harness.local_now().replace(hour=12, minute=0, second=0, microsecond=0) + timedelta(days=1)
     project.slot("sang", tomorrow.replace(hour=6, minute=30), play=[{"script": s} for s in SCRIPTS[:5]], repeat=2)
-    project.slot("chieu", tomorrow.replace(hour=17), play=[{"script": s} for s in SCRIPTS[:2] + SCRIPTS[4:7] + SCRIPTS[8:]],
-                 repeat=2)
+    project.slot(
+        "chieu",
+        tomorrow.replace(hour=17),
+        play=[{"script": s} for s in SCRIPTS[:2] + SCRIPTS[4:7] + SCRIPTS[8:]],
+        repeat=2,
+    )
     project.slot("dac-biet", tomorrow.replace(hour=19), play=[{"script": s} for s in SCRIPTS], priority="priority")
     project.save()
     return project
@@ -92,13 +105,28 @@ def run(pa, quick: bool = False) -> dict:
         "id": "footprint",
         "title": "5. Footprint (shipped campaign, warm cache, PortAudio → null sink)",
         "rows": [
-            row("spawn → 'sẵn sàng' (ready), warm cache", "ms", s_ready,
-                target=f"≤ {TARGET_READY_MS:g} ms", met=s_ready["max"] <= TARGET_READY_MS),
+            row(
+                "spawn → 'sẵn sàng' (ready), warm cache",
+                "ms",
+                s_ready,
+                target=f"≤ {TARGET_READY_MS:g} ms",
+                met=s_ready["max"] <= TARGET_READY_MS,
+            ),
             row("spawn → pre-render done (all scripts from cache)", "ms", summary(prerender_ms)),
-            row(f"idle CPU over {idle_s} s", "%", {"n": 1, "value": round(cpu_pct, 3)},
-                target=f"≤ {TARGET_CPU_PCT:g} %", met=cpu_pct <= TARGET_CPU_PCT),
-            row("resident memory (VmRSS) while idle", "MB", summary(rss_mb),
-                target=f"≤ {TARGET_RSS_MB:g} MB", met=max(rss_mb) <= TARGET_RSS_MB),
+            row(
+                f"idle CPU over {idle_s} s",
+                "%",
+                {"n": 1, "value": round(cpu_pct, 3)},
+                target=f"≤ {TARGET_CPU_PCT:g} %",
+                met=cpu_pct <= TARGET_CPU_PCT,
+            ),
+            row(
+                "resident memory (VmRSS) while idle",
+                "MB",
+                summary(rss_mb),
+                target=f"≤ {TARGET_RSS_MB:g} MB",
+                met=max(rss_mb) <= TARGET_RSS_MB,
+            ),
             row("peak resident memory since start (VmHWM)", "MB", {"n": 1, "value": round(hwm / 1024, 1)}),
         ],
         "notes": [
@@ -121,9 +149,11 @@ def _import_cost(module: str, after: str) -> float:
     import subprocess
     import sys
 
-    code = (f"import {after}\n"
-            "rss = lambda: int([l for l in open('/proc/self/status') if l.startswith('VmRSS')][0].split()[1])\n"
-            f"a = rss()\nimport {module}\nprint((rss() - a) / 1024)")
+    code = (
+        f"import {after}\n"
+        "rss = lambda: int([l for l in open('/proc/self/status') if l.startswith('VmRSS')][0].split()[1])\n"
+        f"a = rss()\nimport {module}\nprint((rss() - a) / 1024)"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     try:
         return float(r.stdout.strip())

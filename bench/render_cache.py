@@ -57,9 +57,16 @@ def run(pa=None, quick: bool = False) -> dict:
     per_script = []
     for slug in texts:
         c, w, f = summary(cold[slug], 2), summary(warm[slug], 2), summary(fresh[slug], 2)
-        per_script.append({"script": slug, "audio_s": round(seconds[slug], 1), "cold_ms": c["median"],
-                           "warm_ms": w["median"], "warm_fresh_ms": f["median"],
-                           "ratio": round(c["median"] / w["median"], 1)})
+        per_script.append(
+            {
+                "script": slug,
+                "audio_s": round(seconds[slug], 1),
+                "cold_ms": c["median"],
+                "warm_ms": w["median"],
+                "warm_fresh_ms": f["median"],
+                "ratio": round(c["median"] / w["median"], 1),
+            }
+        )
     total_cold = sum(p["cold_ms"] for p in per_script)
     total_warm = sum(p["warm_ms"] for p in per_script)
     total_fresh = sum(p["warm_fresh_ms"] for p in per_script)
@@ -77,8 +84,13 @@ def run(pa=None, quick: bool = False) -> dict:
             row("cold render per script", "ms", summary(all_cold)),
             row("warm render per script (daemon's renderer)", "ms", summary(all_warm, 2)),
             row("warm render per script (new renderer/process)", "ms", summary(all_fresh, 2)),
-            row("cold total / warm total (daemon's renderer)", "×", {"n": len(per_script), "value": round(ratio, 1)},
-                target=f"≥ {TARGET_RATIO:g}×", met=met),
+            row(
+                "cold total / warm total (daemon's renderer)",
+                "×",
+                {"n": len(per_script), "value": round(ratio, 1)},
+                target=f"≥ {TARGET_RATIO:g}×",
+                met=met,
+            ),
             row("cold total / warm total (new renderer)", "×", {"n": len(per_script), "value": round(ratio_fresh, 1)}),
         ],
         "per_script": per_script,
@@ -88,7 +100,8 @@ def run(pa=None, quick: bool = False) -> dict:
             f"{total_fresh:.1f} ms) for {sum(seconds.values()):.0f} s of speech; slowest script ratio "
             f"{worst['ratio']}× ({worst['script']}).",
             "Where a warm render goes, all scripts, one pass (medians): "
-            + ", ".join(f"{k} {v:.1f} ms" for k, v in breakdown.items()) + ".",
+            + ", ".join(f"{k} {v:.1f} ms" for k, v in breakdown.items())
+            + ".",
         ],
     }
 

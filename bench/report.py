@@ -48,8 +48,13 @@ see the notes (≈ 90 MB).""",
 }
 
 
-SHORT = {"start_accuracy": "1. Start accuracy", "time_to_air": "2. Ad-hoc time to air", "render": "3. Render cache",
-         "scale": "4. Scale", "footprint": "5. Footprint"}
+SHORT = {
+    "start_accuracy": "1. Start accuracy",
+    "time_to_air": "2. Ad-hoc time to air",
+    "render": "3. Render cache",
+    "scale": "4. Scale",
+    "footprint": "5. Footprint",
+}
 
 
 def load_hand_written() -> str:
@@ -85,8 +90,11 @@ def markdown(results: dict) -> str:
         "",
         f"Measured {results['generated_at']} ({'quick run' if results['quick'] else 'full run'}, "
         f"{results['duration_s']:.0f} s"
-        + ("; figures measured earlier are marked with their own time" if any(
-            f.get("measured_at") for f in results["figures"]) else "")
+        + (
+            "; figures measured earlier are marked with their own time"
+            if any(f.get("measured_at") for f in results["figures"])
+            else ""
+        )
         + f") on {m.get('cpus')} CPU(s) ({m.get('cpu_model', '?')}), "
         f"{m.get('memory_mb', '?')} MB RAM, Python {m.get('python')}, {m.get('platform')}. "
         f"Load average at start {m.get('loadavg_at_start')}.",
@@ -97,7 +105,9 @@ def markdown(results: dict) -> str:
     lines += ["## Targets", "", "| Figure | Measure | Target | Result | Verdict |", "|---|---|---|---|---|"]
     for fig in results["figures"]:
         if fig.get("error"):
-            lines.append(f"| {SHORT.get(fig['id'], fig['id'])} | — | — | benchmark failed: {fig['error']} | ❌ not measured |")
+            lines.append(
+                f"| {SHORT.get(fig['id'], fig['id'])} | — | — | benchmark failed: {fig['error']} | ❌ not measured |"
+            )
             continue
         for row in fig["rows"]:
             if not row.get("target"):
@@ -106,10 +116,15 @@ def markdown(results: dict) -> str:
             if "value" in s:
                 result = f"{s['value']} {row['unit']}"
             else:
-                result = (f"median {s.get('median')}, p99 {s.get('p99')}, max {s.get('max')} {row['unit']}"
-                          if s.get("n") else "no data")
-            lines.append(f"| {SHORT.get(fig['id'], fig['id'])} | {row['metric']} | "
-                         f"{row['target']} | {result} | {_verdict(row['met'])} |")
+                result = (
+                    f"median {s.get('median')}, p99 {s.get('p99')}, max {s.get('max')} {row['unit']}"
+                    if s.get("n")
+                    else "no data"
+                )
+            lines.append(
+                f"| {SHORT.get(fig['id'], fig['id'])} | {row['metric']} | "
+                f"{row['target']} | {result} | {_verdict(row['met'])} |"
+            )
     lines.append("")
     for fig in results["figures"]:
         when = f" — measured {fig['measured_at']}" if fig.get("measured_at") else ""
@@ -117,21 +132,28 @@ def markdown(results: dict) -> str:
         if fig.get("error"):
             lines += [f"Not measured: the benchmark failed ({fig['error']}).", ""]
             continue
-        lines += ["| Measure | unit | n | median | p95 | p99 | max | min | target | verdict |",
-                  "|---|---|---:|---:|---:|---:|---:|---:|---|---|"]
+        lines += [
+            "| Measure | unit | n | median | p95 | p99 | max | min | target | verdict |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---|---|",
+        ]
         for row in fig["rows"]:
             s = row["stats"]
             lines.append(
                 f"| {row['metric']} | {row['unit']} | {s.get('n', 0)} | {_cell(s, 'median', row['unit'])} | "
                 f"{_cell(s, 'p95', row['unit'])} | {_cell(s, 'p99', row['unit'])} | {_cell(s, 'max', row['unit'])} | "
-                f"{_cell(s, 'min', row['unit'])} | {row.get('target') or ''} | {_verdict(row.get('met'))} |")
+                f"{_cell(s, 'min', row['unit'])} | {row.get('target') or ''} | {_verdict(row.get('met'))} |"
+            )
         lines.append("")
         if fig.get("per_script"):
-            lines += ["| Script | speech s | cold ms | warm ms (daemon) | warm ms (new renderer) | cold/warm |",
-                      "|---|---:|---:|---:|---:|---:|"]
+            lines += [
+                "| Script | speech s | cold ms | warm ms (daemon) | warm ms (new renderer) | cold/warm |",
+                "|---|---:|---:|---:|---:|---:|",
+            ]
             for p in fig["per_script"]:
-                lines.append(f"| {p['script']} | {p['audio_s']} | {p['cold_ms']} | {p['warm_ms']} | "
-                             f"{p['warm_fresh_ms']} | {p['ratio']}× |")
+                lines.append(
+                    f"| {p['script']} | {p['audio_s']} | {p['cold_ms']} | {p['warm_ms']} | "
+                    f"{p['warm_fresh_ms']} | {p['ratio']}× |"
+                )
             lines.append("")
         for note in fig.get("notes", []):
             lines.append(f"- {note}")

@@ -43,16 +43,16 @@ def schedule_text(today, extra: str = "") -> str:
         minutes = 5 * 60 + 40 * i  # 05:00, 05:40 … 23:00
         lines += [
             f"  - name: hang-ngay-{i:02d}",
-            f"    at: \"{minutes // 60:02d}:{minutes % 60:02d}\"",
+            f'    at: "{minutes // 60:02d}:{minutes % 60:02d}"',
             f"    skip_dates: [{skip}]" if i % 7 == 0 else "    priority: normal",
             "    play:",
             "      - script: thu",
-            f"      - text: \"Bản tin số {i + 1} trong ngày.\"",
+            f'      - text: "Bản tin số {i + 1} trong ngày."',
         ]
     for i in range(WEEKLY_SLOTS):
         lines += [
             f"  - name: tuan-{i}",
-            f"    at: [\"{6 + i:02d}:15\", \"{17 + i:02d}:15\"]",
+            f'    at: ["{6 + i:02d}:15", "{17 + i:02d}:15"]',
             "    days: [mon, wed, fri]",
             "    priority: priority",
             "    play:",
@@ -62,8 +62,10 @@ def schedule_text(today, extra: str = "") -> str:
 
 
 def _reload_slot(at: datetime) -> str:
-    return (f"  - name: moi-them\n    at: \"{at:%H:%M:%S}\"\n    dates: [{at.date().isoformat()}]\n"
-            "    play:\n      - script: thu\n")
+    return (
+        f'  - name: moi-them\n    at: "{at:%H:%M:%S}"\n    dates: [{at.date().isoformat()}]\n'
+        "    play:\n      - script: thu\n"
+    )
 
 
 def run(pa=None, quick: bool = False) -> dict:
@@ -99,8 +101,14 @@ def run(pa=None, quick: bool = False) -> dict:
         for _ in range(cli_reps):
             for args, sink in ((["check"], check_ms), (["plan", "--json"], plan_cli_ms)):
                 t0 = time.perf_counter()
-                r = subprocess.run([*harness.BROADCASTER, *args, "--schedule", str(path)], cwd=root, env=env,
-                                   capture_output=True, text=True, timeout=120)
+                r = subprocess.run(
+                    [*harness.BROADCASTER, *args, "--schedule", str(path)],
+                    cwd=root,
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    timeout=120,
+                )
                 sink.append((time.perf_counter() - t0) * 1000)
                 assert r.returncode == 0, r.stderr
         planned_json = r.stdout.count('"key"')
@@ -123,9 +131,11 @@ def run(pa=None, quick: bool = False) -> dict:
                 deadline = time.monotonic() + 10
                 while seen is None and time.monotonic() < deadline:
                     code, status = daemon.api("GET", "/api/status")
-                    if code == 200 and any(n["slot"] == "moi-them" and
-                                           abs(datetime.fromisoformat(n["at"]).timestamp() - at.timestamp()) < 0.5
-                                           for n in status["next"]):
+                    if code == 200 and any(
+                        n["slot"] == "moi-them"
+                        and abs(datetime.fromisoformat(n["at"]).timestamp() - at.timestamp()) < 0.5
+                        for n in status["next"]
+                    ):
                         seen = time.time()
                         break
                     time.sleep(0.01)
@@ -145,16 +155,41 @@ def run(pa=None, quick: bool = False) -> dict:
         "rows": [
             row("load_schedule (in-process)", "ms", summary(load_ms)),
             row("plan_broadcasts, whole year (in-process)", "ms", summary(plan_ms)),
-            row("check + plan (in-process)", "ms", in_proc,
-                target=f"≤ {TARGET_MS:g} ms", met=in_proc["max"] <= TARGET_MS),
-            row("`broadcaster check` (CLI wall)", "ms", s_check,
-                target=f"≤ {TARGET_MS:g} ms", met=s_check["max"] <= TARGET_MS),
-            row("`broadcaster plan --json` (CLI wall)", "ms", s_plan,
-                target=f"≤ {TARGET_MS:g} ms", met=s_plan["max"] <= TARGET_MS),
-            row("hot reload: save → 'Đã nạp lại lịch' line", "ms", s_line,
-                target=f"≤ {TARGET_MS:g} ms", met=bool(line_ms) and s_line["max"] <= TARGET_MS),
-            row("hot reload: save → status API lists the new slot", "ms", s_status,
-                target=f"≤ {TARGET_MS:g} ms", met=len(status_ms) == reloads and s_status["max"] <= TARGET_MS),
+            row(
+                "check + plan (in-process)",
+                "ms",
+                in_proc,
+                target=f"≤ {TARGET_MS:g} ms",
+                met=in_proc["max"] <= TARGET_MS,
+            ),
+            row(
+                "`broadcaster check` (CLI wall)",
+                "ms",
+                s_check,
+                target=f"≤ {TARGET_MS:g} ms",
+                met=s_check["max"] <= TARGET_MS,
+            ),
+            row(
+                "`broadcaster plan --json` (CLI wall)",
+                "ms",
+                s_plan,
+                target=f"≤ {TARGET_MS:g} ms",
+                met=s_plan["max"] <= TARGET_MS,
+            ),
+            row(
+                "hot reload: save → 'Đã nạp lại lịch' line",
+                "ms",
+                s_line,
+                target=f"≤ {TARGET_MS:g} ms",
+                met=bool(line_ms) and s_line["max"] <= TARGET_MS,
+            ),
+            row(
+                "hot reload: save → status API lists the new slot",
+                "ms",
+                s_status,
+                target=f"≤ {TARGET_MS:g} ms",
+                met=len(status_ms) == reloads and s_status["max"] <= TARGET_MS,
+            ),
             row("daemon start → ready on this schedule", "ms", summary([start_ms])),
         ],
         "notes": [

@@ -54,8 +54,15 @@ OWN_TEXT = "Bà con lưu ý, bản tin này dùng một tệp giọng đọc ri�
 #   M due while the daemon is down, beyond grace · T due while down, within grace (played late)
 SHORT_PLAN = "nnLnnACLnKMTnn"
 FULL_PLAN = "nnnnLnnnnAnnnCnnnnnLnnnnKMTnnnnnnnnn"
-EXPECTED = {"n": "played", "A": "played", "C": "played", "T": "played", "L": "failed", "K": "interrupted",
-            "M": "missed"}
+EXPECTED = {
+    "n": "played",
+    "A": "played",
+    "C": "played",
+    "T": "played",
+    "L": "failed",
+    "K": "interrupted",
+    "M": "missed",
+}
 
 
 @dataclass
@@ -88,8 +95,9 @@ class Soak:
         self.events: list[str] = []
         self.problems: list[str] = []
         first = harness.local_now().replace(microsecond=0) + timedelta(seconds=16)
-        self.slots = [Slot(i, r, f"b{i:02d}", first + timedelta(seconds=self.spacing * i))
-                      for i, r in enumerate(self.plan)]
+        self.slots = [
+            Slot(i, r, f"b{i:02d}", first + timedelta(seconds=self.spacing * i)) for i, r in enumerate(self.plan)
+        ]
         self.project = harness.Project(root, chime=True, voice="gtts, espeak")
         self.project.write_script("ngan", SHORT_TEXT)
         self.project.write_script("dai", LONG_TEXT)
@@ -167,8 +175,9 @@ class Soak:
             return
         try:
             code, status = d.api("GET", "/api/status")
-            self.diagnosis.append(f"status API: {code} now_playing={status.get('now_playing')} "
-                                  f"output={status.get('output')}")
+            self.diagnosis.append(
+                f"status API: {code} now_playing={status.get('now_playing')} output={status.get('output')}"
+            )
         except Exception as exc:  # noqa: BLE001 - a hung API is itself the finding
             self.diagnosis.append(f"status API did not answer: {type(exc).__name__}: {exc}")
         self.diagnosis.append("threads (kernel view, 1 s apart): " + _threads(d.proc.pid))
@@ -177,21 +186,32 @@ class Soak:
             self.diagnosis.append("sound server process: " + _threads(pa._proc.pid))
             try:
                 r = pa.pactl("list", "short", "sink-inputs", timeout=3)
-                self.diagnosis.append(f"pactl list sink-inputs: rc {r.returncode} {r.stdout.strip()!r} {r.stderr.strip()!r}")
+                self.diagnosis.append(
+                    f"pactl list sink-inputs: rc {r.returncode} {r.stdout.strip()!r} {r.stderr.strip()!r}"
+                )
             except Exception as exc:  # noqa: BLE001 - a server that does not answer is the finding
                 self.diagnosis.append(f"pactl did not answer: {type(exc).__name__}")
         self.diagnosis.append("threads of the stuck daemon (SIGUSR1):\n" + d.dump_stacks())
         d.kill()
 
-    def _run(self, pa: "pulse.PulseServer") -> None:
-        self.env = {**pa.env, "HTTPS_PROXY": PROXY, "https_proxy": PROXY, "HTTP_PROXY": PROXY, "http_proxy": PROXY,
-                    "NO_PROXY": "", "no_proxy": ""}
+    def _run(self, pa: pulse.PulseServer) -> None:
+        self.env = {
+            **pa.env,
+            "HTTPS_PROXY": PROXY,
+            "https_proxy": PROXY,
+            "HTTP_PROXY": PROXY,
+            "http_proxy": PROXY,
+            "NO_PROXY": "",
+            "no_proxy": "",
+        }
         self.project.save(self.schedule_text(with_added=False))
         self.rec = pa.record()
         self.daemon = self.start_daemon()
         self.daemon.wait_for("Đã chuẩn bị sẵn giọng đọc", timeout=60)
-        self.note(f"{len(self.slots)} broadcasts every {self.spacing} s from {harness.hhmmss(self.slots[0].at)} "
-                  f"to {harness.hhmmss(self.slots[-1].at)}; plan {self.plan}")
+        self.note(
+            f"{len(self.slots)} broadcasts every {self.spacing} s from {harness.hhmmss(self.slots[0].at)} "
+            f"to {harness.hhmmss(self.slots[-1].at)}; plan {self.plan}"
+        )
         down_since = None
         for s in self.slots:
             sp = self.spacing
@@ -259,11 +279,13 @@ class Soak:
         key = cache_key(spoken, "espeak", EspeakEngine().options())
         path = self.root / "audio" / "cache" / key[:2] / f"{key}.wav"
         if not path.exists():
-            raise RuntimeError(f"the daemon has not rendered {path} (cache: "
-                               f"{sorted(p.name for p in (self.root / 'audio' / 'cache').rglob('*.wav'))})")
+            raise RuntimeError(
+                f"the daemon has not rendered {path} (cache: "
+                f"{sorted(p.name for p in (self.root / 'audio' / 'cache').rglob('*.wav'))})"
+            )
         data = bytearray(path.read_bytes())
         mid = len(data) // 2
-        data[mid:mid + 8192] = random.Random(6).randbytes(8192)
+        data[mid : mid + 8192] = random.Random(6).randbytes(8192)
         self.corrupted_sha = hashlib.sha256(bytes(data)).hexdigest()
         with open(path, "r+b") as fh:  # in place, as a failing disk would
             fh.write(data)
@@ -323,8 +345,12 @@ class Soak:
                     onset_txt = f"{offset * 1000:+.0f} ms from started_at ({late:.1f} s late)"
                 else:
                     onset_txt = f"{(hit - at) * 1000:+.0f} ms"
-                if late > ONSET_TOLERANCE_S and slot is not None and slot.role != "T" \
-                        and not self._queued_behind(rows, at, exclude=key):
+                if (
+                    late > ONSET_TOLERANCE_S
+                    and slot is not None
+                    and slot.role != "T"
+                    and not self._queued_behind(rows, at, exclude=key)
+                ):
                     verdict.append(f"started {late:.1f} s late with nothing else on air")
             if final == "missed":
                 hit, offset = self._onset_near(at, window=(-ONSET_TOLERANCE_S, ONSET_TOLERANCE_S))
@@ -334,17 +360,29 @@ class Soak:
             ok = not verdict
             if not ok:
                 problems.append(f"{b['slot']}: {'; '.join(verdict)}")
-            lines.append((b["slot"], slot.role if slot else "?", datetime.fromisoformat(b["at"]).strftime("%H:%M:%S"),
-                          expected, "→".join(statuses) or "—", engines_txt, onset_txt,
-                          "ok" if ok else "; ".join(verdict), reason[:70]))
+            lines.append(
+                (
+                    b["slot"],
+                    slot.role if slot else "?",
+                    datetime.fromisoformat(b["at"]).strftime("%H:%M:%S"),
+                    expected,
+                    "→".join(statuses) or "—",
+                    engines_txt,
+                    onset_txt,
+                    "ok" if ok else "; ".join(verdict),
+                    reason[:70],
+                )
+            )
         for key, group in by_key.items():
             if key not in planned_keys:
                 problems.append(f"row(s) for {key} not in the plan: {[r['status'] for r in group]}")
         wanted = {s.name for s in self.slots}
         planned_slots = {b["slot"] for b in plan}
         if wanted != planned_slots:
-            problems.append(f"plan and soak disagree: missing {sorted(wanted - planned_slots)}, "
-                            f"extra {sorted(planned_slots - wanted)}")
+            problems.append(
+                f"plan and soak disagree: missing {sorted(wanted - planned_slots)}, "
+                f"extra {sorted(planned_slots - wanted)}"
+            )
         problems += self._other_checks()
         self._print(lines, problems, len(rows))
         return 1 if problems else 0
@@ -352,8 +390,13 @@ class Soak:
     def _plan(self) -> list[dict]:
         import subprocess
 
-        r = subprocess.run([*harness.BROADCASTER, "plan", "--json", "--schedule", str(self.project.schedule_path)],
-                           cwd=self.root, capture_output=True, text=True, timeout=60)
+        r = subprocess.run(
+            [*harness.BROADCASTER, "plan", "--json", "--schedule", str(self.project.schedule_path)],
+            cwd=self.root,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         if r.returncode != 0:
             self.problems.append(f"broadcaster plan failed: {r.stderr.strip()}")
             return []
@@ -408,45 +451,58 @@ class Soak:
         head = ("slot", "role", "planned", "expected", "as-run", "engines", "onset at the sink", "verdict", "reason")
         widths = [max(len(str(x[i])) for x in [head, *lines]) for i in range(len(head))]
         print("\nReconciliation: plan (broadcaster plan --json, final schedule) × as-run log × sink recordings")
-        print("roles: n normal · L sound server killed · A added by the good edit · C cache corrupted · "
-              "K daemon SIGKILLed · M due while down, beyond grace · T due while down, within grace")
-        print("  ".join(h.ljust(w) for h, w in zip(head, widths)))
+        print(
+            "roles: n normal · L sound server killed · A added by the good edit · C cache corrupted · "
+            "K daemon SIGKILLed · M due while down, beyond grace · T due while down, within grace"
+        )
+        print("  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)))
         print("  ".join("-" * w for w in widths))
         for row in lines:
-            print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)))
-        spans = ", ".join(f"{datetime.fromtimestamp(p.recording.t0_wall):%H:%M:%S}+{p.recording.duration:.0f}s"
-                          for p in self.pieces)
+            print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)))
+        spans = ", ".join(
+            f"{datetime.fromtimestamp(p.recording.t0_wall):%H:%M:%S}+{p.recording.duration:.0f}s" for p in self.pieces
+        )
         print(f"\n{len(lines)} planned, {nrows} as-run rows, {len(self.pieces)} recordings ({spans}).")
         if problems:
             print(f"DISCREPANCIES ({len(problems)}):")
             for p in problems:
                 print(f"  - {p}")
         else:
-            print("No discrepancy: every planned broadcast is accounted for, none played twice, every 'played' "
-                  "one is audible at its start, espeak carried all of them.")
+            print(
+                "No discrepancy: every planned broadcast is accounted for, none played twice, every 'played' "
+                "one is audible at its start, espeak carried all of them."
+            )
 
 
 def _threads(pid: int) -> str:
     """Each thread's name, state, kernel wait channel and CPU ticks gained over one second."""
+
     def snap() -> dict:
         out = {}
         for task in Path(f"/proc/{pid}/task").iterdir():
             try:
                 stat = (task / "stat").read_text()
                 fields = stat.rsplit(")", 1)[1].split()
-                out[task.name] = ((task / "comm").read_text().strip(), fields[0],
-                                  (task / "wchan").read_text().strip() or "-", int(fields[11]) + int(fields[12]))
+                out[task.name] = (
+                    (task / "comm").read_text().strip(),
+                    fields[0],
+                    (task / "wchan").read_text().strip() or "-",
+                    int(fields[11]) + int(fields[12]),
+                )
             except OSError:
                 continue
         return out
+
     try:
         a = snap()
         time.sleep(1.0)
         b = snap()
     except OSError as exc:
         return f"(cannot read /proc/{pid}: {exc})"
-    return "; ".join(f"{name}[{tid}] {state} {wchan} +{ticks - a.get(tid, (0, 0, 0, ticks))[3]}"
-                     for tid, (name, state, wchan, ticks) in sorted(b.items()))
+    return "; ".join(
+        f"{name}[{tid}] {state} {wchan} +{ticks - a.get(tid, (0, 0, 0, ticks))[3]}"
+        for tid, (name, state, wchan, ticks) in sorted(b.items())
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,14 +14,22 @@ from datetime import timedelta
 from pathlib import Path
 
 from bench.common import (
-    MONITOR_BIAS_MS, TimedDaemon, first_loud, harness, log, pulse, row, summary, write_tone,
+    MONITOR_BIAS_MS,
+    TimedDaemon,
+    first_loud,
+    harness,
+    log,
+    pulse,
+    row,
+    summary,
+    write_tone,
 )
 
 TARGET_P99_MS = 25.0
 SPACING_S = 4  # jobs fire 3 s early; 4 s keeps broadcasts from queueing behind each other
 
 
-def run(pa: "pulse.PulseServer", quick: bool = False) -> dict:
+def run(pa: pulse.PulseServer, quick: bool = False) -> dict:
     n = 10 if quick else 32
     with tempfile.TemporaryDirectory(prefix="bench-start-") as tmp:
         root = Path(tmp)
@@ -48,8 +56,9 @@ def run(pa: "pulse.PulseServer", quick: bool = False) -> dict:
             recording = rec.stop()
             daemon.terminate()
         rows = {r["slot"]: r for r in project.asrun_rows()}
-        sink_estimates = [float(line.split("lệch giờ phát:")[1].split("ms")[0])
-                          for line in daemon.lines if "lệch giờ phát:" in line]
+        sink_estimates = [
+            float(line.split("lệch giờ phát:")[1].split("ms")[0]) for line in daemon.lines if "lệch giờ phát:" in line
+        ]
 
     onsets = [recording.wall_time(s) for s in pulse.find_onsets(recording.samples, recording.rate, min_gap_s=1.5)]
     raw_ms, missing = [], []
@@ -78,8 +87,13 @@ def run(pa: "pulse.PulseServer", quick: bool = False) -> dict:
         "title": "1. Start accuracy (planned time → first audible sample)",
         "rows": [
             row("absolute error, as recorded", "ms", s_abs_raw, target=f"p99 ≤ {TARGET_P99_MS:g} ms", met=met),
-            row("absolute error, bias-corrected (+4.8 ms)", "ms", s_abs_corr,
-                target=f"p99 ≤ {TARGET_P99_MS:g} ms", met=met),
+            row(
+                "absolute error, bias-corrected (+4.8 ms)",
+                "ms",
+                s_abs_corr,
+                target=f"p99 ≤ {TARGET_P99_MS:g} ms",
+                met=met,
+            ),
             row("signed error, as recorded (− = early)", "ms", summary(raw_ms)),
             row("sink's own DAC-time estimate (log)", "ms", summary(sink_estimates)),
         ],

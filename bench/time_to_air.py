@@ -32,7 +32,7 @@ def _text(i: int) -> str:
     return f"Kính thưa bà con, đây là thông báo thử nghiệm {b} {a} của đài truyền thanh xã. Xin cảm ơn."
 
 
-def run(pa: "pulse.PulseServer", quick: bool = False) -> dict:
+def run(pa: pulse.PulseServer, quick: bool = False) -> dict:
     n = 6 if quick else 24
     from broadcaster.programme import load_levelled
     from broadcaster.speech.audio import CHIME_LUFS, RATE

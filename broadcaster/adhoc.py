@@ -40,8 +40,10 @@ def resolve_allowed_audio(layout: Layout, given: str) -> Path:
     raw = Path(given)
     path = (raw if raw.is_absolute() else layout.base_dir / raw).resolve()
     if not any(root.resolve() in path.parents for root in layout.playable_roots):
-        raise AdhocRefused("Chỉ được phát tệp nằm trong thư mục audio/ hoặc scripts_vi/ của Loa xã. "
-                           "Hãy chép tệp vào thư mục audio/ rồi phát lại.")
+        raise AdhocRefused(
+            "Chỉ được phát tệp nằm trong thư mục audio/ hoặc scripts_vi/ của Loa xã. "
+            "Hãy chép tệp vào thư mục audio/ rồi phát lại."
+        )
     try:
         audiofile.probe(path)
     except audiofile.AudioFileError as exc:
@@ -67,9 +69,17 @@ def _script_item(layout: Layout, script: str) -> tuple[Item, str]:
     return Item(ItemKind.SCRIPT, name, path), f"Phát ngay: {name}"
 
 
-def make_request(schedule: Schedule, *, text: str | None = None, script: str | None = None,
-                 audio: str | None = None, priority: str = "normal", repeat: int = 1, chime: bool = True,
-                 by: str | None = None) -> Request:
+def make_request(
+    schedule: Schedule,
+    *,
+    text: str | None = None,
+    script: str | None = None,
+    audio: str | None = None,
+    priority: str = "normal",
+    repeat: int = 1,
+    chime: bool = True,
+    by: str | None = None,
+) -> Request:
     """Validate one announcement (exactly one of text, script, audio) into a Request."""
     given = [v for v in (text, script, audio) if v is not None]
     if len(given) != 1:
@@ -77,8 +87,9 @@ def make_request(schedule: Schedule, *, text: str | None = None, script: str | N
     try:
         level = Priority.parse(priority)
     except ValueError:
-        raise AdhocRefused("Mức ưu tiên chỉ nhận normal (thông thường), priority (ưu tiên) "
-                           "hoặc emergency (khẩn cấp).") from None
+        raise AdhocRefused(
+            "Mức ưu tiên chỉ nhận normal (thông thường), priority (ưu tiên) hoặc emergency (khẩn cấp)."
+        ) from None
     if not 1 <= repeat <= MAX_REPEAT:
         raise AdhocRefused(f"Số lần đọc phải từ 1 đến {MAX_REPEAT}.")
     layout = Layout.of(schedule)
@@ -112,8 +123,12 @@ def adhoc_action(request: Request) -> str:
 def adhoc_detail(request: Request) -> dict[str, Any]:
     """What the audit trail keeps of an announcement."""
     item = request.items[0]
-    return {"key": request.key, "priority": request.priority.label, str(item.kind): item.value,
-            "repeat": request.repeat}
+    return {
+        "key": request.key,
+        "priority": request.priority.label,
+        str(item.kind): item.value,
+        "repeat": request.repeat,
+    }
 
 
 def play_direct(schedule: Schedule, body: dict[str, Any], output: str | int | None = None) -> dict[str, Any]:

@@ -163,5 +163,7 @@ def _not_audio_message(path: Path, detail: str) -> str:
         cause = "máy chưa có bộ giải mã cho kiểu âm thanh này"
     else:
         cause = "tệp hỏng hoặc nội dung không phải âm thanh"
-    return (f"Không phát được '{path.name}': {cause}. Mở thử tệp trên máy tính hoặc điện thoại; "
-            "nếu nghe được, hãy chuyển sang MP3 hoặc WAV rồi phát lại.")
+    return (
+        f"Không phát được '{path.name}': {cause}. Mở thử tệp trên máy tính hoặc điện thoại; "
+        "nếu nghe được, hãy chuyển sang MP3 hoặc WAV rồi phát lại."
+    )

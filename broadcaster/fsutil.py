@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
 
 def temp_beside(path: str | os.PathLike, perms: int = 0o666) -> Path:
@@ -32,8 +33,9 @@ def temp_beside(path: str | os.PathLike, perms: int = 0o666) -> Path:
 
 
 @contextmanager
-def atomic_file(path: str | os.PathLike, mode: str = "wb", *, perms: int = 0o666,
-                encoding: str | None = None) -> Iterator[IO]:
+def atomic_file(
+    path: str | os.PathLike, mode: str = "wb", *, perms: int = 0o666, encoding: str | None = None
+) -> Iterator[IO]:
     """Yield a file to write; on success it replaces ``path`` whole, on error it is removed."""
     tmp = temp_beside(path, perms)
     try:

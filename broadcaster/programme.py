@@ -58,11 +58,11 @@ class _Job:
             self._future = concurrent.futures.Future()
             try:
                 self._future.set_result(fn())
-            except Exception as exc:  # surfaced when the part's audio is asked for
+            except Exception as exc:  # noqa: BLE001 - surfaced when the part's audio is asked for
                 self._future.set_exception(exc)
 
     @classmethod
-    def done_with(cls, result: _Result) -> "_Job":
+    def done_with(cls, result: _Result) -> _Job:
         return cls(lambda: result, None)
 
     def result(self, timeout: float | None) -> _Result:
@@ -95,7 +95,7 @@ class Part:
             return None
         try:
             return self._job.result(0).engine
-        except Exception:
+        except Exception:  # noqa: BLE001 - a failed part has no engine
             return None
 
     @property
@@ -104,7 +104,7 @@ class Part:
             return False
         try:
             return self._job.result(0).fallback
-        except Exception:
+        except Exception:  # noqa: BLE001 - a failed part is not a fallback
             return False
 
 
@@ -140,7 +140,7 @@ class Programme:
 
 # -- chime and audio files, levelled once and memoised ------------------------------------
 
-_MEMO: "OrderedDict[tuple, np.ndarray]" = OrderedDict()
+_MEMO: OrderedDict[tuple, np.ndarray] = OrderedDict()
 _MEMO_LOCK = threading.Lock()
 _MEMO_SIZE = 16
 
@@ -195,26 +195,37 @@ def item_text(item: Item) -> str:
         raise ProgrammeError(f"không đọc được tệp {item.path}: {exc}") from None
 
 
-def _item_job_fn(item: Item, renderer: SpeechRenderer, offline: bool,
-                 deadline: float | None) -> Callable[[], _Result]:
+def _item_job_fn(item: Item, renderer: SpeechRenderer, offline: bool, deadline: float | None) -> Callable[[], _Result]:
     if item.kind is ItemKind.AUDIO:
+
         def run_audio() -> _Result:
             if item.path is None:
                 raise ProgrammeError(f"tệp âm thanh '{item.value}' chưa có đường dẫn")
             return _Result(load_levelled(item.path, TARGET_LUFS))
+
         return run_audio
 
     def run_speech() -> _Result:
         rendered = renderer.render(item_text(item), offline=offline, deadline=deadline)
         return _Result(rendered.samples, rendered.engine, rendered.fallback)
+
     return run_speech
 
 
-def build_programme(items: Sequence[Item], *, renderer: SpeechRenderer, chime: Path | None,
-                    repeat: int, gap_seconds: float, title: str = "",
-                    executor: concurrent.futures.Executor | None = None, offline: bool = False,
-                    deadline: float | None = None, tail_seconds: float = TAIL_SECONDS,
-                    item_pause: float = ITEM_PAUSE_SECONDS) -> Programme:
+def build_programme(
+    items: Sequence[Item],
+    *,
+    renderer: SpeechRenderer,
+    chime: Path | None,
+    repeat: int,
+    gap_seconds: float,
+    title: str = "",
+    executor: concurrent.futures.Executor | None = None,
+    offline: bool = False,
+    deadline: float | None = None,
+    tail_seconds: float = TAIL_SECONDS,
+    item_pause: float = ITEM_PAUSE_SECONDS,
+) -> Programme:
     """Chime, then the items, the set ``repeat`` times with ``gap_seconds`` between sets, then a tail.
 
     With an ``executor`` speech renders in the background (parts resolve when asked);

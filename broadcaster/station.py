@@ -13,19 +13,21 @@ and queue) slot in without another composition root; a schedule without zones ha
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
-from typing import TYPE_CHECKING, Any, Callable
+from datetime import UTC
+from typing import TYPE_CHECKING, Any
 
 from broadcaster.layout import Layout
 from broadcaster.records import Source
 
 if TYPE_CHECKING:
     from broadcaster.asrun import AsRunLog
-    from broadcaster.speech.normalize import Lexicon
     from broadcaster.playout.player import Player, Request
     from broadcaster.programme import Programme
     from broadcaster.schedule.model import Schedule
+    from broadcaster.speech.normalize import Lexicon
     from broadcaster.speech.render import SpeechRenderer
 
 log = logging.getLogger("broadcaster.station")
@@ -48,10 +50,15 @@ class Station:
     or index, ``"null"``, ``"wav:DIR"``). With no outputs (``rehearse``) only the speech side opens.
     """
 
-    def __init__(self, schedule: Schedule, *, outputs: dict[str, Any] | None = None,
-                 grace_seconds: float | None = None,
-                 on_event: Callable[[str, dict[str, Any]], None] | None = None,
-                 render_workers: int = 2) -> None:
+    def __init__(
+        self,
+        schedule: Schedule,
+        *,
+        outputs: dict[str, Any] | None = None,
+        grace_seconds: float | None = None,
+        on_event: Callable[[str, dict[str, Any]], None] | None = None,
+        render_workers: int = 2,
+    ) -> None:
         self.schedule = schedule
         self.layout = Layout.of(schedule)
         self._outputs = dict(outputs or {})
@@ -100,6 +107,7 @@ class Station:
         return asrun
 
     def _open_player(self, stack: ExitStack, spec: Any) -> Player:
+        assert self.asrun is not None  # opened before the players
         from broadcaster.playout.player import Player
         from broadcaster.playout.sinks import SinkError, open_sink
 
@@ -107,8 +115,14 @@ class Station:
             sink = open_sink(spec)
         except SinkError as exc:
             raise StationError(str(exc)) from None
-        player = Player(sink=sink, asrun=self.asrun, build_programme=self.build_programme,
-                        grace_seconds=self.grace_seconds, on_event=self._on_event, admit=self.admit)
+        player = Player(
+            sink=sink,
+            asrun=self.asrun,
+            build_programme=self.build_programme,
+            grace_seconds=self.grace_seconds,
+            on_event=self._on_event,
+            admit=self.admit,
+        )
         player.start()
         stack.callback(player.shutdown)
         return player
@@ -124,9 +138,17 @@ class Station:
         from broadcaster.programme import build_programme
 
         deadline = ADHOC_ONLINE_DEADLINE_S if req.source == Source.ADHOC else None
-        return build_programme(req.items, renderer=self.renderer, chime=req.chime, repeat=req.repeat,
-                               gap_seconds=req.gap_seconds, title=req.title, executor=self.executor,
-                               offline=req.offline, deadline=deadline)
+        return build_programme(
+            req.items,
+            renderer=self.renderer,
+            chime=req.chime,
+            repeat=req.repeat,
+            gap_seconds=req.gap_seconds,
+            title=req.title,
+            executor=self.executor,
+            offline=req.offline,
+            deadline=deadline,
+        )
 
     def audit(self, *, who: str, where: str, action: str, detail: Any = None) -> None:
         """Append to the audit trail; a failure is logged, never raised (the broadcast matters more)."""
@@ -146,7 +168,7 @@ class Station:
         """
         if not self.schedule.policy.require_approval:
             return None
-        from datetime import datetime, timezone
+        from datetime import datetime
 
         from broadcaster.approval import ApprovalStore, gate
 
@@ -154,8 +176,7 @@ class Station:
             store = ApprovalStore.open(self.layout.state_dir)
             decision = gate(req.items, req.priority, self.schedule, store)
             if decision.review:
-                store.flag_for_review(req.key, req.title, req.items, aired_at=datetime.now(timezone.utc),
-                                      requested_by=req.by)
+                store.flag_for_review(req.key, req.title, req.items, aired_at=datetime.now(UTC), requested_by=req.by)
                 log.warning("KHẨN CẤP phát khi chưa duyệt: %s — đã đưa vào danh sách xem lại.", req.title)
             if decision.hold and req.source == Source.ADHOC:
                 for missing in decision.missing:

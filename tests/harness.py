@@ -69,10 +69,17 @@ class Project:
         path.write_text(text + "\n", encoding="utf-8")
         return path
 
-    def slot(self, name: str, at: datetime, *, play: list[dict] | None = None, priority: str = "normal",
-             repeat: int = 1) -> dict:
-        s = {"name": name, "at": hhmmss(at), "dates": [at.astimezone(TZ).date().isoformat()],
-             "play": play or [{"script": "thu"}], "priority": priority, "repeat": repeat}
+    def slot(
+        self, name: str, at: datetime, *, play: list[dict] | None = None, priority: str = "normal", repeat: int = 1
+    ) -> dict:
+        s = {
+            "name": name,
+            "at": hhmmss(at),
+            "dates": [at.astimezone(TZ).date().isoformat()],
+            "play": play or [{"script": "thu"}],
+            "priority": priority,
+            "repeat": repeat,
+        }
         self.slots.append(s)
         return s
 
@@ -101,7 +108,7 @@ class Project:
             lines.append(f"    repeat: {s['repeat']}")
             lines.append("    play:")
             for item in s["play"]:
-                (k, v), = item.items()
+                ((k, v),) = item.items()
                 lines.append(f"      - {k}: {json.dumps(v, ensure_ascii=False)}")
         return "\n".join(lines) + "\n"
 
@@ -127,8 +134,9 @@ class Project:
 class Daemon:
     """``broadcaster run`` as a child process; stderr lines collected for assertions."""
 
-    def __init__(self, project: Project, env: dict[str, str], *, output: str | None = None,
-                 extra: list[str] | None = None) -> None:
+    def __init__(
+        self, project: Project, env: dict[str, str], *, output: str | None = None, extra: list[str] | None = None
+    ) -> None:
         self.project = project
         self.env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
         self.output = output
@@ -137,15 +145,22 @@ class Daemon:
         self.proc: subprocess.Popen | None = None
         self._reader: threading.Thread | None = None
 
-    def start(self, timeout: float = 30.0) -> "Daemon":
+    def start(self, timeout: float = 30.0) -> Daemon:
         cmd = [*BROADCASTER, "run", "--schedule", str(self.project.schedule_path), "--port", "0", *self.extra]
         if self.output:
             cmd += ["--output", self.output]
         info = self.project.root / "state" / "daemon.json"
         if info.exists():
             info.unlink()
-        self.proc = subprocess.Popen(cmd, cwd=self.project.root, env=self.env, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            cmd,
+            cwd=self.project.root,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
         self.wait_for("sẵn sàng", timeout)
@@ -171,8 +186,16 @@ class Daemon:
         return "\n".join(self.lines[-80:])
 
     # -- control API over loopback ------------------------------------------------------
-    def api(self, method: str, path: str, body: dict | None = None, token: str | None = "auto",
-            raw: bytes | None = None, headers: dict | None = None, wait_if_limited: bool = True) -> tuple[int, dict]:
+    def api(
+        self,
+        method: str,
+        path: str,
+        body: dict | None = None,
+        token: str | None = "auto",
+        raw: bytes | None = None,
+        headers: dict | None = None,
+        wait_if_limited: bool = True,
+    ) -> tuple[int, dict]:
         """One request; by default a 429 is retried after its Retry-After, as a polite client does."""
         for _ in range(5):
             code, answer, retry_after = self._api_once(method, path, body, token, raw, headers)
@@ -205,8 +228,14 @@ class Daemon:
                 return exc.code, {"raw": body.decode(errors="replace")}, retry_after
 
     def cli(self, *args: str, timeout: float = 30.0) -> subprocess.CompletedProcess:
-        return subprocess.run([*BROADCASTER, *args, "--schedule", str(self.project.schedule_path)],
-                              cwd=self.project.root, env=self.env, capture_output=True, text=True, timeout=timeout)
+        return subprocess.run(
+            [*BROADCASTER, *args, "--schedule", str(self.project.schedule_path)],
+            cwd=self.project.root,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
 
     def terminate(self, timeout: float = 15.0) -> int:
         if self.proc is None or self.proc.poll() is not None:
@@ -217,7 +246,7 @@ class Daemon:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-            raise AssertionError("daemon did not stop on SIGTERM:\n" + self.log())
+            raise AssertionError("daemon did not stop on SIGTERM:\n" + self.log()) from None
 
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:

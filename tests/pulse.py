@@ -54,7 +54,7 @@ def _die_with_parent() -> None:
         pass
 
 
-_live_servers: "weakref.WeakSet[PulseServer]" = weakref.WeakSet()
+_live_servers: weakref.WeakSet[PulseServer] = weakref.WeakSet()
 
 
 @atexit.register
@@ -140,7 +140,7 @@ class PulseServer:
         )
 
     # -- lifecycle -----------------------------------------------------------
-    def start(self, timeout: float = 10.0) -> "PulseServer":
+    def start(self, timeout: float = 10.0) -> PulseServer:
         """Start the daemon and wait until it answers with the sink loaded; raise with its log if not."""
         if self.running:
             return self
@@ -254,7 +254,7 @@ class PulseServer:
             proc.kill()
             proc.wait(timeout=3)
 
-    def restart(self) -> "PulseServer":
+    def restart(self) -> PulseServer:
         """Stop and start again on the same socket path (for fault injection)."""
         self.stop()
         return self.start()
@@ -267,7 +267,7 @@ class PulseServer:
         shutil.rmtree(self._dir, ignore_errors=True)
         _live_servers.discard(self)
 
-    def __enter__(self) -> "PulseServer":
+    def __enter__(self) -> PulseServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -291,7 +291,7 @@ class PulseServer:
         """Unload a module that :meth:`load_module` loaded."""
         self.pactl("unload-module", str(index))
 
-    def record(self, source: str | None = None) -> "Recorder":
+    def record(self, source: str | None = None) -> Recorder:
         """Start recording the sink's monitor (float32, mono, ``self.rate``); returns when data flows.
 
         ``source``: another source to record (e.g. a second sink's monitor).
@@ -348,7 +348,7 @@ class Recorder:
         self._first = threading.Event()
         self._result: Recording | None = None
 
-    def start(self, timeout: float = 5.0) -> "Recorder":
+    def start(self, timeout: float = 5.0) -> Recorder:
         self._proc = subprocess.Popen(
             [
                 "parec",

@@ -8,9 +8,9 @@ import subprocess
 import numpy as np
 import pytest
 import soundfile as sf
+from harness import BROADCASTER, Daemon, Project
 
 from broadcaster import audiofile
-from harness import BROADCASTER, Daemon, Project
 
 needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="FFmpeg is installed by scripts/setup.sh")
 
@@ -29,15 +29,23 @@ def _phone_recording(tmp_path, suffix: str, codec: list[str]):
 
 
 def _run(project: Project, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*BROADCASTER, *args, "--schedule", str(project.schedule_path)],
-                          cwd=project.root, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [*BROADCASTER, *args, "--schedule", str(project.schedule_path)],
+        cwd=project.root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
-@pytest.mark.parametrize("content, cause", [
-    (b"day la mot tep van ban, khong phai am thanh\n" * 20, "không phải âm thanh"),
-    (b"", "trống"),
-    (b"ID3\x03\x00\x00\x00" + bytes(range(256)) * 8, "không phải âm thanh"),
-])
+@pytest.mark.parametrize(
+    "content, cause",
+    [
+        (b"day la mot tep van ban, khong phai am thanh\n" * 20, "không phải âm thanh"),
+        (b"", "trống"),
+        (b"ID3\x03\x00\x00\x00" + bytes(range(256)) * 8, "không phải âm thanh"),
+    ],
+)
 def test_a_file_that_is_not_audio_is_refused_with_its_real_cause(tmp_path, content, cause):
     bad = tmp_path / "x.mp3"
     bad.write_bytes(content)
@@ -56,11 +64,14 @@ def test_a_missing_file_and_a_folder_are_named_as_such(tmp_path):
 
 
 @needs_ffmpeg
-@pytest.mark.parametrize("suffix, codec", [
-    (".m4a", ["-c:a", "aac", "-b:a", "64k"]),
-    (".ogg", ["-c:a", "libopus"]),
-    (".amr", ["-ar", "8000", "-ac", "1", "-c:a", "libopencore_amrnb"]),
-])
+@pytest.mark.parametrize(
+    "suffix, codec",
+    [
+        (".m4a", ["-c:a", "aac", "-b:a", "64k"]),
+        (".ogg", ["-c:a", "libopus"]),
+        (".amr", ["-ar", "8000", "-ac", "1", "-c:a", "libopencore_amrnb"]),
+    ],
+)
 def test_phone_formats_decode_to_the_recorded_sound(tmp_path, suffix, codec):
     try:
         path = _phone_recording(tmp_path, suffix, codec)

@@ -72,8 +72,7 @@ def test_chime_exists_and_is_as_documented():
 def test_order_repeat_gap_and_tail(renderer):
     prog = build_programme([TEXT_A, SCRIPT], renderer=renderer, chime=CHIME, repeat=2, gap_seconds=2.0)
     labels = [p.label for p in prog.parts]
-    assert labels == ["chime", TEXT_A.label, "pause", SCRIPT.label, "gap",
-                      TEXT_A.label, "pause", SCRIPT.label, "tail"]
+    assert labels == ["chime", TEXT_A.label, "pause", SCRIPT.label, "gap", TEXT_A.label, "pause", SCRIPT.label, "tail"]
     assert [p.kind for p in prog.parts][:2] == ["chime", "speech"]
     samples = prog.samples()
     lengths = [len(p.audio()) for p in prog.parts]
@@ -81,8 +80,8 @@ def test_order_repeat_gap_and_tail(renderer):
     assert prog.duration() == pytest.approx(len(samples) / RATE)
     gap_start = sum(lengths[:4])
     assert lengths[4] == 2 * RATE
-    assert not np.any(samples[gap_start:gap_start + lengths[4]])  # the gap is true silence
-    assert lengths[-1] >= RATE // 2 and not np.any(samples[-lengths[-1]:])  # tail padding
+    assert not np.any(samples[gap_start : gap_start + lengths[4]])  # the gap is true silence
+    assert lengths[-1] >= RATE // 2 and not np.any(samples[-lengths[-1] :])  # tail padding
     # the repeat is the same audio, rendered once
     np.testing.assert_array_equal(prog.parts[1].audio(), prog.parts[5].audio())
     assert renderer.engines[0].calls == 2  # two unique items, each synthesized once
@@ -99,8 +98,7 @@ def test_starts_with_the_chime(renderer):
 
 
 def test_loudness_on_target_and_no_clipping(renderer, loud_tone):
-    prog = build_programme([TEXT_A, loud_tone, SCRIPT], renderer=renderer, chime=CHIME,
-                           repeat=2, gap_seconds=1.0)
+    prog = build_programme([TEXT_A, loud_tone, SCRIPT], renderer=renderer, chime=CHIME, repeat=2, gap_seconds=1.0)
     samples = prog.samples()
     assert measure_lufs(samples) == pytest.approx(TARGET_LUFS, abs=1.0)
     assert np.max(np.abs(samples)) < 1.0
@@ -122,8 +120,9 @@ def test_executor_makes_chime_ready_before_speech(tmp_path):
     engine = GatedEspeak(gate)
     renderer = SpeechRenderer(tmp_path / "cache", engines=[engine])
     with ThreadPoolExecutor(2) as pool:
-        prog = build_programme([TEXT_A, SCRIPT], renderer=renderer, chime=CHIME, repeat=2,
-                               gap_seconds=1.0, executor=pool)
+        prog = build_programme(
+            [TEXT_A, SCRIPT], renderer=renderer, chime=CHIME, repeat=2, gap_seconds=1.0, executor=pool
+        )
         chime, first_speech = prog.parts[0], prog.parts[1]
         assert chime.ready and chime.audio(timeout=0).size > 0
         assert not first_speech.ready and first_speech.engine is None

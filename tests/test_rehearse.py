@@ -91,8 +91,7 @@ def test_rehearse_offline_writes_what_would_air(site, capsys):
 
 def test_rehearse_custom_out_and_day_without_special(site, tmp_path):
     out = tmp_path / "nghe-thu"
-    assert main(["rehearse", "--date", "20/04/2026", "--offline", "--out", str(out),
-                 "--schedule", str(site)]) == 0
+    assert main(["rehearse", "--date", "20/04/2026", "--offline", "--out", str(out), "--schedule", str(site)]) == 0
     assert [p.name for p in out.iterdir()] == ["0630-buoi-sang.wav"]
 
 
@@ -104,8 +103,9 @@ def test_rehearse_outside_campaign_or_bad_date(site, capsys):
 
 
 def test_rehearse_day_without_broadcasts(site, capsys):
-    text = SCHEDULE.replace('  - name: "Buổi sáng"\n    at: "06:30"\n',
-                            '  - name: "Buổi sáng"\n    at: "06:30"\n    days: [mon]\n')
+    text = SCHEDULE.replace(
+        '  - name: "Buổi sáng"\n    at: "06:30"\n', '  - name: "Buổi sáng"\n    at: "06:30"\n    days: [mon]\n'
+    )
     site.write_text(text, encoding="utf-8")
     assert main(["rehearse", "--date", "2026-04-22", "--offline", "--schedule", str(site)]) == 0  # a Wednesday
     assert "không có buổi phát nào" in capsys.readouterr().out

@@ -5,13 +5,17 @@ from __future__ import annotations
 import subprocess
 
 import soundfile as sf
-
 from harness import BROADCASTER, Project
 
 
 def _run(project: Project, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*BROADCASTER, *args, "--schedule", str(project.schedule_path)],
-                          cwd=project.root, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [*BROADCASTER, *args, "--schedule", str(project.schedule_path)],
+        cwd=project.root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_say_without_daemon_plays_directly_and_logs(tmp_path):

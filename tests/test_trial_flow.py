@@ -15,16 +15,15 @@ from datetime import timedelta
 
 import pytest
 import soundfile as sf
-
 from harness import BROADCASTER, Daemon, local_now
 
 pytestmark = pytest.mark.slow
 
 NOTICES = {
     "attp-huong-dan": "Kính thưa bà con, hưởng ứng Tháng hành động vì an toàn thực phẩm, đề nghị bà con "
-                      "chọn mua thực phẩm có nguồn gốc rõ ràng, ăn chín uống sôi.",
+    "chọn mua thực phẩm có nguồn gốc rõ ràng, ăn chín uống sôi.",
     "attp-bep-an": "Các bếp ăn tập thể, quán ăn trên địa bàn xã chuẩn bị hồ sơ để đoàn kiểm tra "
-                   "liên ngành làm việc từ ngày 2/12.",
+    "liên ngành làm việc từ ngày 2/12.",
     "attp-ngo-doc": "Khi có dấu hiệu ngộ độc thực phẩm, bà con gọi ngay trạm y tế xã hoặc số 115.",
 }
 
@@ -75,8 +74,13 @@ def commune(tmp_path):
 
 
 def _cli(root, *args, timeout=60):
-    return subprocess.run([*BROADCASTER, *args, "--schedule", str(root / "schedule.yaml")], cwd=root,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [*BROADCASTER, *args, "--schedule", str(root / "schedule.yaml")],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def test_new_campaign_check_practice_run_emergency_stop_and_report(commune):
@@ -145,4 +149,3 @@ class _Project:
     def __init__(self, root) -> None:
         self.root = root
         self.schedule_path = root / "schedule.yaml"
-

@@ -30,13 +30,17 @@ def run(args) -> int:
     if not devices:
         return ui.error("Không thấy thiết bị phát âm thanh nào trên máy.", _NONE_HINT)
 
-    rows = [(("*" if d["default"] else ""), str(d["index"]), d["name"], d["hostapi"], str(d["channels"])) for d in devices]
+    rows = [
+        (("*" if d["default"] else ""), str(d["index"]), d["name"], d["hostapi"], str(d["channels"])) for d in devices
+    ]
     header = ("", "Số", "Tên thiết bị", "Hệ âm thanh", "Số kênh")
     widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
     for row in [header, *rows]:
         print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
     print()
     print("* = thiết bị mặc định (dùng khi không chỉ định --device).")
-    print("Chọn thiết bị bằng số hoặc một phần tên, ví dụ: broadcaster test-tone --device "
-          f"{devices[0]['index']}  hoặc  --device \"{devices[0]['name'].split()[0]}\"")
+    print(
+        "Chọn thiết bị bằng số hoặc một phần tên, ví dụ: broadcaster test-tone --device "
+        f'{devices[0]["index"]}  hoặc  --device "{devices[0]["name"].split()[0]}"'
+    )
     return 0

@@ -12,8 +12,9 @@ HELP = "phát ngay một kịch bản trong scripts_vi/ hoặc một tệp âm t
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("name", metavar="TÊN|TỆP",
-                        help="tên kịch bản (vd. khau-hieu) hoặc đường dẫn tệp âm thanh (vd. audio/nhac.mp3)")
+    parser.add_argument(
+        "name", metavar="TÊN|TỆP", help="tên kịch bản (vd. khau-hieu) hoặc đường dẫn tệp âm thanh (vd. audio/nhac.mp3)"
+    )
     add_priority_arguments(parser)
 
 

@@ -13,12 +13,19 @@ HELP = "Tập dượt: ghi mọi buổi phát của một ngày ra tệp WAV đ�
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--date", required=True, metavar="NGÀY",
-                        help=f"ngày cần tập dượt ({fmt.DAY_FORMS})")
-    parser.add_argument("--out", type=Path, default=None, metavar="THƯ_MỤC",
-                        help="thư mục ghi tệp (mặc định: audio/rehearsal/NGÀY/ cạnh tệp lịch)")
-    parser.add_argument("--offline", action="store_true",
-                        help="không dùng Internet: giọng ngoại tuyến (espeak-ng) và âm thanh đã có sẵn")
+    parser.add_argument("--date", required=True, metavar="NGÀY", help=f"ngày cần tập dượt ({fmt.DAY_FORMS})")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="THƯ_MỤC",
+        help="thư mục ghi tệp (mặc định: audio/rehearsal/NGÀY/ cạnh tệp lịch)",
+    )
+    parser.add_argument(
+        "--offline",
+        action="store_true",
+        help="không dùng Internet: giọng ngoại tuyến (espeak-ng) và âm thanh đã có sẵn",
+    )
     add_schedule_argument(parser)
 
 
@@ -28,8 +35,9 @@ def _clock_duration(seconds: float) -> str:
     return f"{minutes}:{secs:02d}"
 
 
-def _render_day(broadcasts: list[Any], renderer: Any, out_dir: Path, *,
-                offline: bool) -> tuple[list[tuple[str, ...]], list[str], int]:
+def _render_day(
+    broadcasts: list[Any], renderer: Any, out_dir: Path, *, offline: bool
+) -> tuple[list[tuple[str, ...]], list[str], int]:
     """Write each broadcast's programme to ``out_dir``: table rows, failures, offline-voice parts."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -43,8 +51,15 @@ def _render_day(broadcasts: list[Any], renderer: Any, out_dir: Path, *,
     failures: list[str] = []
     fallback_parts = 0
     used_names: set[str] = set()
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console, transient=True) as progress:
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
         task = progress.add_task("Đang tập dượt", total=len(broadcasts))
         for b in broadcasts:
             hhmm = b.at.strftime("%H%M")
@@ -55,8 +70,13 @@ def _render_day(broadcasts: list[Any], renderer: Any, out_dir: Path, *,
             used_names.add(name)
             try:
                 programme = build_programme(
-                    b.items, renderer=renderer, chime=b.chime, repeat=b.repeat, gap_seconds=b.gap_seconds,
-                    title=f"{b.slot} {b.at:%H:%M}", offline=offline,
+                    b.items,
+                    renderer=renderer,
+                    chime=b.chime,
+                    repeat=b.repeat,
+                    gap_seconds=b.gap_seconds,
+                    title=f"{b.slot} {b.at:%H:%M}",
+                    offline=offline,
                 )
                 samples = programme.samples()
                 target = write_wav(out_dir / f"{name}.wav", samples)
@@ -67,8 +87,16 @@ def _render_day(broadcasts: list[Any], renderer: Any, out_dir: Path, *,
             else:
                 engines = sorted(set(programme.engines().values())) or ["—"]
                 fallback_parts += len({p.label for p in programme.parts if p.kind == "speech" and p.fallback})
-                rows.append((f"{b.at:%H:%M}", b.slot, _clock_duration(len(samples) / programme.rate),
-                             ", ".join(engines), f"{measure_lufs(samples):.1f}", target.name))
+                rows.append(
+                    (
+                        f"{b.at:%H:%M}",
+                        b.slot,
+                        _clock_duration(len(samples) / programme.rate),
+                        ", ".join(engines),
+                        f"{measure_lufs(samples):.1f}",
+                        target.name,
+                    )
+                )
             progress.advance(task)
 
     return rows, failures, fallback_parts
@@ -100,8 +128,10 @@ def run(args) -> int:
         )
     broadcasts = [b for b in plan_broadcasts(schedule, day, day) if b.at.date() == day]
     if not broadcasts:
-        print(f"Ngày {fmt.day(day)} không có buổi phát nào theo lịch (trong chiến dịch, nhưng không buổi nào "
-              "rơi vào ngày này hoặc các buổi đang tắt). Không có gì để tập dượt.")
+        print(
+            f"Ngày {fmt.day(day)} không có buổi phát nào theo lịch (trong chiến dịch, nhưng không buổi nào "
+            "rơi vào ngày này hoặc các buổi đang tắt). Không có gì để tập dượt."
+        )
         return 0
     renderer = make_renderer(schedule)
     if renderer is None:
@@ -121,5 +151,11 @@ def run(args) -> int:
         table.add_row(*row)
     # piped output (logs, tests) has no terminal width: do not squeeze the table into 80 columns
     Console(width=None if sys.stdout.isatty() else 120).print(table)
-    return conclude(renderer, fallback_parts, args.offline, failures, f"{len(failures)} buổi phát chưa tập dượt được",
-                    "sửa lỗi ở trên rồi chạy lại; những buổi này sẽ lỗi y như vậy khi phát thật")
+    return conclude(
+        renderer,
+        fallback_parts,
+        args.offline,
+        failures,
+        f"{len(failures)} buổi phát chưa tập dượt được",
+        "sửa lỗi ở trên rồi chạy lại; những buổi này sẽ lỗi y như vậy khi phát thật",
+    )

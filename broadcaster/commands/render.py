@@ -24,9 +24,11 @@ def make_renderer(schedule):
 
     try:
         return station_renderer(schedule, strict=True)
-    except Exception as exc:  # bad abbreviations file, no usable voice: tell the operator, no traceback
-        error(f"không chuẩn bị được giọng đọc: {exc}",
-              "kiểm tra defaults.voice trong lịch và tệp scripts_vi/abbreviations.yaml")
+    except Exception as exc:  # noqa: BLE001 - bad abbreviations file, no usable voice: tell the operator, no traceback
+        error(
+            f"không chuẩn bị được giọng đọc: {exc}",
+            "kiểm tra defaults.voice trong lịch và tệp scripts_vi/abbreviations.yaml",
+        )
         return None
 
 
@@ -37,12 +39,16 @@ def fallback_note(renderer, fallback_count: int, offline: bool) -> str | None:
         return None
     used = ", ".join(e.name for e in renderer.engines[1:])
     if offline:
-        return (f"Chế độ ngoại tuyến: {fallback_count} bài đọc bằng giọng dự phòng ({used}) thay cho "
-                f"giọng trực tuyến ({preferred.name}). Khi có mạng, chạy 'broadcaster render' để thay.")
+        return (
+            f"Chế độ ngoại tuyến: {fallback_count} bài đọc bằng giọng dự phòng ({used}) thay cho "
+            f"giọng trực tuyến ({preferred.name}). Khi có mạng, chạy 'broadcaster render' để thay."
+        )
     last_error = renderer.health().get(preferred.name, {}).get("last_error") or "không rõ lý do"
-    return (f"Không kết nối được giọng đọc trực tuyến ({preferred.name}): {last_error}\n"
-            f"  → Đã dùng giọng ngoại tuyến ({used}) cho {fallback_count} bài. "
-            "Khi có mạng, chạy lại 'broadcaster render' để thay bằng giọng trực tuyến.")
+    return (
+        f"Không kết nối được giọng đọc trực tuyến ({preferred.name}): {last_error}\n"
+        f"  → Đã dùng giọng ngoại tuyến ({used}) cho {fallback_count} bài. "
+        "Khi có mạng, chạy lại 'broadcaster render' để thay bằng giọng trực tuyến."
+    )
 
 
 def run(args) -> int:
@@ -67,8 +73,15 @@ def run(args) -> int:
     console = Console(stderr=True)
     synthesized = cached = fallback = 0
     failures: list[str] = []
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console, transient=True) as progress:
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
         task = progress.add_task("Đang chuẩn bị giọng đọc", total=len(items))
         for item in items:
             progress.update(task, description=f"Đang đọc {item.label}")
@@ -83,11 +96,19 @@ def run(args) -> int:
             progress.advance(task)
 
     done = synthesized + cached
-    print(f"Đã chuẩn bị {done}/{len(items)} bài: {synthesized} bài mới đọc, {cached} bài lấy từ bộ nhớ đệm"
-          + (f", {fallback} bài bằng giọng dự phòng." if fallback else "."))
+    print(
+        f"Đã chuẩn bị {done}/{len(items)} bài: {synthesized} bài mới đọc, {cached} bài lấy từ bộ nhớ đệm"
+        + (f", {fallback} bài bằng giọng dự phòng." if fallback else ".")
+    )
     print(f"Bộ nhớ đệm: {renderer.cache.directory}")
-    return conclude(renderer, fallback, args.offline, failures, f"{len(failures)} bài chưa chuẩn bị được",
-                    "sửa lỗi ở trên (tệp bài đọc, cài espeak-ng: sudo apt-get install espeak-ng) rồi chạy lại")
+    return conclude(
+        renderer,
+        fallback,
+        args.offline,
+        failures,
+        f"{len(failures)} bài chưa chuẩn bị được",
+        "sửa lỗi ở trên (tệp bài đọc, cài espeak-ng: sudo apt-get install espeak-ng) rồi chạy lại",
+    )
 
 
 def conclude(renderer, fallback: int, offline: bool, failures: list[str], failed: str, hint: str) -> int:

@@ -15,17 +15,30 @@ HELP = "chạy phần mềm phát thanh: phát theo lịch, tự nạp lại khi
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     ui.add_schedule_argument(parser)
-    parser.add_argument("--output", metavar="THIẾT_BỊ",
-                        help="thiết bị âm thanh: một phần tên hoặc số thứ tự (xem 'broadcaster devices'); "
-                             "'wav:THƯ_MỤC' để ghi ra tệp thay vì phát loa")
+    parser.add_argument(
+        "--output",
+        metavar="THIẾT_BỊ",
+        help="thiết bị âm thanh: một phần tên hoặc số thứ tự (xem 'broadcaster devices'); "
+        "'wav:THƯ_MỤC' để ghi ra tệp thay vì phát loa",
+    )
     parser.add_argument("--port", type=int, metavar="CỔNG", help="cổng API điều khiển (mặc định theo lịch, 8686)")
     parser.add_argument("--host", metavar="ĐỊA_CHỈ", help="địa chỉ API điều khiển (mặc định 127.0.0.1)")
-    parser.add_argument("--allow-remote", action="store_true",
-                        help="cho phép mở API ra ngoài máy này (không khuyến khích)")
-    parser.add_argument("--grace-minutes", type=float, metavar="PHÚT",
-                        help="lượt phát trễ quá số phút này thì ghi 'bỏ lỡ' (mặc định theo lịch, 5)")
-    parser.add_argument("--heartbeat-minutes", type=float, default=5.0, metavar="PHÚT",
-                        help="ghi một dòng 'nhịp tim' vào nhật ký mỗi số phút này (mặc định 5)")
+    parser.add_argument(
+        "--allow-remote", action="store_true", help="cho phép mở API ra ngoài máy này (không khuyến khích)"
+    )
+    parser.add_argument(
+        "--grace-minutes",
+        type=float,
+        metavar="PHÚT",
+        help="lượt phát trễ quá số phút này thì ghi 'bỏ lỡ' (mặc định theo lịch, 5)",
+    )
+    parser.add_argument(
+        "--heartbeat-minutes",
+        type=float,
+        default=5.0,
+        metavar="PHÚT",
+        help="ghi một dòng 'nhịp tim' vào nhật ký mỗi số phút này (mặc định 5)",
+    )
 
 
 def _output_spec(value: str | None):
@@ -36,8 +49,10 @@ def _output_spec(value: str | None):
 
 def run(args) -> int:
     logging.basicConfig(
-        level=logging.INFO, stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(message)s", datefmt="%Y-%m-%d %H:%M:%S",
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(message)s",
+        datefmt="%Y-%m-%d %H:%M:%S",
     )
     for noisy in ("apscheduler", "watchdog", "uvicorn", "urllib3", "gtts"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -45,11 +60,20 @@ def run(args) -> int:
 
     path = ui.schedule_path(args)
     if not path.is_file():
-        return ui.error(f"không tìm thấy tệp lịch '{path}'.", "Chạy lệnh trong thư mục có schedule.yaml hoặc dùng --schedule.")
-    daemon = Daemon(DaemonOptions(
-        schedule_path=path, output=_output_spec(args.output), api_host=args.host, api_port=args.port,
-        allow_remote=args.allow_remote, grace_minutes=args.grace_minutes, heartbeat_minutes=args.heartbeat_minutes,
-    ))
+        return ui.error(
+            f"không tìm thấy tệp lịch '{path}'.", "Chạy lệnh trong thư mục có schedule.yaml hoặc dùng --schedule."
+        )
+    daemon = Daemon(
+        DaemonOptions(
+            schedule_path=path,
+            output=_output_spec(args.output),
+            api_host=args.host,
+            api_port=args.port,
+            allow_remote=args.allow_remote,
+            grace_minutes=args.grace_minutes,
+            heartbeat_minutes=args.heartbeat_minutes,
+        )
+    )
     stop = threading.Event()
     received: list[str] = []
 
@@ -63,8 +87,10 @@ def run(args) -> int:
         daemon.start()
     except StartError as exc:  # nothing is left running: start() closed what it had opened
         print(str(exc), file=sys.stderr)
-        return ui.error("phần mềm CHƯA chạy: lịch phát có lỗi hoặc một bộ phận không khởi động được.",
-                        "Sửa theo các dòng trên (chạy 'broadcaster check' để kiểm tra lịch) rồi chạy lại.")
+        return ui.error(
+            "phần mềm CHƯA chạy: lịch phát có lỗi hoặc một bộ phận không khởi động được.",
+            "Sửa theo các dòng trên (chạy 'broadcaster check' để kiểm tra lịch) rồi chạy lại.",
+        )
     while not stop.wait(1.0):
         pass
     logging.getLogger("broadcaster.daemon").info("Nhận tín hiệu %s.", received[0] if received else "dừng")

@@ -9,16 +9,21 @@ from broadcaster import ui
 
 HELP = "đọc ngay một thông báo trên loa (thông thường, ưu tiên hoặc khẩn cấp)"
 
-PRIORITY_HELP = ("mức ưu tiên: normal = thông thường (xếp sau hàng chờ), priority = ưu tiên (phát kế tiếp), "
-                 "emergency = khẩn cấp (cắt bản tin đang phát, phát ngay)")
+PRIORITY_HELP = (
+    "mức ưu tiên: normal = thông thường (xếp sau hàng chờ), priority = ưu tiên (phát kế tiếp), "
+    "emergency = khẩn cấp (cắt bản tin đang phát, phát ngay)"
+)
 
 
 def add_priority_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--priority", choices=["normal", "priority", "emergency"], default="normal", help=PRIORITY_HELP)
     parser.add_argument("--repeat", type=int, default=1, metavar="N", help="số lần đọc (1–5, mặc định 1)")
     parser.add_argument("--no-chime", action="store_true", help="không phát nhạc hiệu trước thông báo")
-    parser.add_argument("--output", metavar="THIẾT_BỊ",
-                        help="chỉ khi phần mềm chưa chạy: thiết bị âm thanh để phát trực tiếp ('wav:THƯ_MỤC' để ghi tệp)")
+    parser.add_argument(
+        "--output",
+        metavar="THIẾT_BỊ",
+        help="chỉ khi phần mềm chưa chạy: thiết bị âm thanh để phát trực tiếp ('wav:THƯ_MỤC' để ghi tệp)",
+    )
     ui.add_schedule_argument(parser)
 
 
@@ -41,7 +46,9 @@ def announce(args, body: dict) -> int:
     body = {**body, "priority": args.priority, "repeat": args.repeat, "chime": not args.no_chime}
     path = ui.schedule_path(args)
     if not path.is_file():
-        return ui.error(f"không tìm thấy tệp lịch '{path}'.", "Chạy lệnh trong thư mục có schedule.yaml hoặc dùng --schedule.")
+        return ui.error(
+            f"không tìm thấy tệp lịch '{path}'.", "Chạy lệnh trong thư mục có schedule.yaml hoặc dùng --schedule."
+        )
     try:
         answer = connect(path).call("POST", "/api/announcements", body)
     except ApiRefused as exc:
@@ -67,10 +74,13 @@ def _play_here(args, path, body: dict) -> int:
     except AdhocRefused as exc:
         return ui.error(str(exc))
     if outcome["status"] == "unapproved":
-        return ui.error(f"chưa phát: {outcome.get('error')}",
-                        "Người duyệt xem và duyệt bằng 'broadcaster approve --pending'.")
+        return ui.error(
+            f"chưa phát: {outcome.get('error')}", "Người duyệt xem và duyệt bằng 'broadcaster approve --pending'."
+        )
     if outcome["status"] != "played":
-        return ui.error(f"không phát được: {outcome.get('error') or outcome['status']}",
-                        "Kiểm tra amply và dây loa, chạy 'broadcaster devices' và 'broadcaster test-tone'.")
+        return ui.error(
+            f"không phát được: {outcome.get('error') or outcome['status']}",
+            "Kiểm tra amply và dây loa, chạy 'broadcaster devices' và 'broadcaster test-tone'.",
+        )
     print(f"Đã phát xong ({outcome['seconds']:.1f} giây).")
     return 0

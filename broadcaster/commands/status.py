@@ -87,8 +87,10 @@ def render(s: dict) -> list[str]:
         status = STATUS_VI.get(last["status"], last["status"])
         error = last.get("error")
         shown = error and any(error in a for a in s.get("alerts", []))  # already in an alert above
-        lines.append(f"Lượt phát gần nhất: {what}{f' (xong lúc {when})' if when else ''} — {status}"
-                     + (f" ({error})" if error and not shown else ""))
+        lines.append(
+            f"Lượt phát gần nhất: {what}{f' (xong lúc {when})' if when else ''} — {status}"
+            + (f" ({error})" if error and not shown else "")
+        )
     r = s.get("last_reload") or {}
     if r:
         state = "thành công" if r.get("ok") else "BỊ TỪ CHỐI"
@@ -107,8 +109,10 @@ def run(args) -> int:
     try:
         s = connect(ui.schedule_path(args)).call("GET", "/api/status")
     except DaemonNotRunning:
-        return ui.error("phần mềm phát thanh KHÔNG chạy.",
-                        "Khởi động bằng 'broadcaster run' (hoặc 'systemctl start loa-xa' nếu đã cài dịch vụ).")
+        return ui.error(
+            "phần mềm phát thanh KHÔNG chạy.",
+            "Khởi động bằng 'broadcaster run' (hoặc 'systemctl start loa-xa' nếu đã cài dịch vụ).",
+        )
     except ApiRefused as exc:
         return ui.error(str(exc))
     if args.json:

@@ -63,7 +63,7 @@ def run(args) -> int:
     except SinkError as exc:
         return _fail(exc)
     tone = make_tone(args.seconds)
-    blocks = [tone[i:i + RATE // 10] for i in range(0, len(tone), RATE // 10)]
+    blocks = [tone[i : i + RATE // 10] for i in range(0, len(tone), RATE // 10)]
     print(f"Đang phát tiếng thử {args.seconds:g} giây (440 Hz rồi 660 Hz, khoảng -16 LUFS) ra: {sink.name}", flush=True)
     try:
         result = sink.play(blocks, rate=RATE, start_at=None, stop=threading.Event(), label="tieng-thu")

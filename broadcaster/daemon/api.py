@@ -112,10 +112,16 @@ class _BodyTooLarge(Exception):
     pass
 
 
+async def _no_body() -> dict[str, Any]:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
 async def _too_large(send) -> None:
-    response = JSONResponse({"error": f"Yêu cầu quá lớn (tối đa {MAX_BODY_BYTES // 1024} KB). Thông báo tối đa "
-                                      "5000 ký tự: hãy chia nhỏ."}, status_code=413)
-    await response({"type": "http"}, None, send)
+    response = JSONResponse(
+        {"error": f"Yêu cầu quá lớn (tối đa {MAX_BODY_BYTES // 1024} KB). Thông báo tối đa 5000 ký tự: hãy chia nhỏ."},
+        status_code=413,
+    )
+    await response({"type": "http"}, _no_body, send)
 
 
 def create_app(controller: Controller, token: str, rate_limit: RateLimit | None = None) -> FastAPI:
@@ -131,22 +137,32 @@ def create_app(controller: Controller, token: str, rate_limit: RateLimit | None 
     def authorised(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
         given = (creds.credentials if creds else "").encode()
         if not secrets.compare_digest(given, expected):
-            raise ApiError(401, "Thiếu hoặc sai mã truy cập. Dùng lệnh 'broadcaster' trên máy này "
-                                "(mã nằm trong state/api-token).")
+            raise ApiError(
+                401, "Thiếu hoặc sai mã truy cập. Dùng lệnh 'broadcaster' trên máy này (mã nằm trong state/api-token)."
+            )
 
-    errors: dict[int | str, dict[str, Any]] = {
-        code: {"model": ErrorBody} for code in (400, 401, 413, 422, 429)
-    }
+    errors: dict[int | str, dict[str, Any]] = {code: {"model": ErrorBody} for code in (400, 401, 413, 422, 429)}
 
     _install_error_handlers(app)
 
-    @app.get("/api/status", response_model=StatusSnapshot, dependencies=[Depends(authorised)], responses=errors,
-             summary="Trạng thái")
+    @app.get(
+        "/api/status",
+        response_model=StatusSnapshot,
+        dependencies=[Depends(authorised)],
+        responses=errors,
+        summary="Trạng thái",
+    )
     def status() -> StatusSnapshot:
         return controller.status()
 
-    @app.post("/api/announcements", status_code=202, response_model=Accepted, dependencies=[Depends(authorised)],
-              responses=errors, summary="Phát ngay một thông báo")
+    @app.post(
+        "/api/announcements",
+        status_code=202,
+        response_model=Accepted,
+        dependencies=[Depends(authorised)],
+        responses=errors,
+        summary="Phát ngay một thông báo",
+    )
     def announce(body: Announcement, request: Request) -> Accepted:
         return controller.announce(body, where=_where(request))
 
@@ -155,8 +171,12 @@ def create_app(controller: Controller, token: str, rate_limit: RateLimit | None 
         stopped = controller.stop_current("người vận hành", where=_where(request))
         return {"stopped": stopped}
 
-    @app.delete("/api/queue/{request_id}", dependencies=[Depends(authorised)],
-                responses={**errors, 404: {"model": ErrorBody}}, summary="Hủy một bản tin đang chờ")
+    @app.delete(
+        "/api/queue/{request_id}",
+        dependencies=[Depends(authorised)],
+        responses={**errors, 404: {"model": ErrorBody}},
+        summary="Hủy một bản tin đang chờ",
+    )
     def cancel(request_id: int, request: Request) -> dict:
         if not 0 < request_id < 2**62:
             raise ApiError(404, "Không có bản tin này trong hàng chờ.")
@@ -205,9 +225,15 @@ def _install_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"error": f"Lỗi nội bộ: {exc}"}, status_code=500)
 
 
-FIELD_VI = {"text": "nội dung (text)", "script": "bài đọc (script)", "audio": "tệp âm thanh (audio)",
-            "priority": "mức ưu tiên (priority)", "repeat": "số lần đọc (repeat)", "chime": "nhạc hiệu (chime)",
-            "by": "người yêu cầu (by)"}
+FIELD_VI = {
+    "text": "nội dung (text)",
+    "script": "bài đọc (script)",
+    "audio": "tệp âm thanh (audio)",
+    "priority": "mức ưu tiên (priority)",
+    "repeat": "số lần đọc (repeat)",
+    "chime": "nhạc hiệu (chime)",
+    "by": "người yêu cầu (by)",
+}
 
 
 def _vi_validation(error: dict) -> str:

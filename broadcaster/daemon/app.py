@@ -14,7 +14,7 @@ import threading
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -80,15 +80,19 @@ class Daemon:
             except (StationError, ServerError) as exc:
                 raise StartError(str(exc)) from None
             self._stack = stack.pop_all()
-        log.info("Loa xã sẵn sàng: %s; đầu ra %s; %s.", self.schedule.campaign.name,
-                 self.station.player.sink.name, self._next_text())
+        log.info(
+            "Loa xã sẵn sàng: %s; đầu ra %s; %s.",
+            self.schedule.campaign.name,
+            self.station.player.sink.name,
+            self._next_text(),
+        )
         if self.options.prerender:
             threading.Thread(target=self._prerender, name="prerender", daemon=True).start()
 
     def _open(self, stack: ExitStack) -> None:
         opts = self.options
         result = load_schedule(opts.schedule_path)
-        if not result.ok:
+        if result.schedule is None:
             raise StartError("\n".join(str(d) for d in result.errors))
         for w in result.warnings:
             log.warning("%s", w)
@@ -96,8 +100,9 @@ class Daemon:
         self._schedule_text = _read_text(opts.schedule_path)
         device = opts.output if opts.output is not None else self.schedule.output.device
         grace_minutes = opts.grace_minutes if opts.grace_minutes is not None else self.schedule.output.grace_minutes
-        self.station = stack.enter_context(Station(self.schedule, outputs={MAIN_OUTPUT: device},
-                                                   grace_seconds=grace_minutes * 60))
+        self.station = stack.enter_context(
+            Station(self.schedule, outputs={MAIN_OUTPUT: device}, grace_seconds=grace_minutes * 60)
+        )
         state_dir = self.station.layout.state_dir
         assert self.station.asrun is not None  # a station with outputs has its log
         recovered = self.station.asrun.recover()
@@ -105,13 +110,17 @@ class Daemon:
             log.warning("Lần chạy trước dừng đột ngột: %d lượt phát đang dở được ghi là 'bị ngắt'.", recovered)
         self.scheduler = BackgroundScheduler(
             timezone=self.schedule.campaign.timezone,
-            job_defaults={"coalesce": True, "max_instances": 1,
-                          "misfire_grace_time": int(self.station.grace_seconds) or 1},
+            job_defaults={
+                "coalesce": True,
+                "max_instances": 1,
+                "misfire_grace_time": int(self.station.grace_seconds) or 1,
+            },
         )
-        self.jobs = JobSync(self.scheduler, self._fire, lead_seconds=opts.lead_seconds,
-                            misfire_grace_seconds=self.station.grace_seconds)
+        self.jobs = JobSync(
+            self.scheduler, self._fire, lead_seconds=opts.lead_seconds, misfire_grace_seconds=self.station.grace_seconds
+        )
         self._catch_up()
-        diff = self.jobs.sync(self.schedule, datetime.now(timezone.utc), skip=self._fired.__contains__)
+        diff = self.jobs.sync(self.schedule, datetime.now(UTC), skip=self._fired.__contains__)
         self.scheduler.add_job(self._extend_horizon, "interval", minutes=30, id="horizon", coalesce=True)
         self.scheduler.add_job(self._heartbeat, "interval", minutes=opts.heartbeat_minutes, id="heartbeat")
         self.scheduler.add_job(state.touch_alive, "interval", seconds=30, id="alive", args=[state_dir])
@@ -123,9 +132,12 @@ class Daemon:
         watcher = ScheduleWatcher(opts.schedule_path, self.station.layout.scripts_dir, self._on_files_changed)
         watcher.start()
         stack.callback(watcher.stop)
-        server = ApiServer(self, opts.api_host or self.schedule.api.host,
-                           opts.api_port if opts.api_port is not None else self.schedule.api.port,
-                           allow_remote=opts.allow_remote)
+        server = ApiServer(
+            self,
+            opts.api_host or self.schedule.api.host,
+            opts.api_port if opts.api_port is not None else self.schedule.api.port,
+            allow_remote=opts.allow_remote,
+        )
         stack.callback(server.stop)
         self.api_port = server.start()
         self._say_window()
@@ -154,18 +166,25 @@ class Daemon:
         grace = self.station.grace_seconds
         asrun = self.station.asrun
         assert asrun is not None
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         alive = state.last_alive(self.station.layout.state_dir)
-        since = (datetime.fromtimestamp(alive, timezone.utc) if alive
-                 else datetime.now(tz).replace(hour=0, minute=0, second=0, microsecond=0))
+        since = (
+            datetime.fromtimestamp(alive, UTC)
+            if alive
+            else datetime.now(tz).replace(hour=0, minute=0, second=0, microsecond=0)
+        )
         since = max(since, now - timedelta(days=7))
-        past = [b for b in plan_broadcasts(self.schedule, since.astimezone(tz).date(), now.astimezone(tz).date())
-                if since - timedelta(seconds=grace) <= b.at <= now]
+        past = [
+            b
+            for b in plan_broadcasts(self.schedule, since.astimezone(tz).date(), now.astimezone(tz).date())
+            if since - timedelta(seconds=grace) <= b.at <= now
+        ]
         if not past:
             return
         settled = asrun.settled_keys([b.key for b in past])
-        interrupted = {r.key for r in asrun.rows(start=since.astimezone(tz).date(), tz=tz)
-                       if r.status == Outcome.INTERRUPTED}
+        interrupted = {
+            r.key for r in asrun.rows(start=since.astimezone(tz).date(), tz=tz) if r.status == Outcome.INTERRUPTED
+        }
         for b in past:
             if b.key in settled:
                 continue
@@ -177,21 +196,34 @@ class Daemon:
                 self.station.player.submit(_request_for(b))
             elif b.key not in interrupted:
                 reason = f"phần mềm không chạy lúc đến giờ (trễ {fmt.duration(late)} khi khởi động lại)"
-                asrun.record(key=b.key, planned_at=b.at, source=Source.SCHEDULE, slot=b.slot, title=b.slot,
-                             items=[i.label for i in b.items], priority=b.priority.label,
-                             status=Outcome.MISSED, error=reason)
+                asrun.record(
+                    key=b.key,
+                    planned_at=b.at,
+                    source=Source.SCHEDULE,
+                    slot=b.slot,
+                    title=b.slot,
+                    items=[i.label for i in b.items],
+                    priority=b.priority.label,
+                    status=Outcome.MISSED,
+                    error=reason,
+                )
                 log.warning("BỎ LỠ %s: %s", b.key, reason)
 
     def _extend_horizon(self) -> None:
         with self._lock:
-            self.jobs.sync(self.schedule, datetime.now(timezone.utc), skip=self._fired.__contains__)
+            self.jobs.sync(self.schedule, datetime.now(UTC), skip=self._fired.__contains__)
 
     def _heartbeat(self) -> None:
         state.touch_alive(self.station.layout.state_dir)
         player = self.station.player
         now = player.now_playing()
-        log.info("Nhịp tim: đang chạy %s; %s; hàng chờ %d; %s.", fmt.duration(time.time() - self.started_at),
-                 f"đang phát {now['title']}" if now else "không phát", len(player.queued()), self._next_text())
+        log.info(
+            "Nhịp tim: đang chạy %s; %s; hàng chờ %d; %s.",
+            fmt.duration(time.time() - self.started_at),
+            f"đang phát {now['title']}" if now else "không phát",
+            len(player.queued()),
+            self._next_text(),
+        )
 
     # -- hot reload -------------------------------------------------------------------
     def _on_files_changed(self, paths: set[Path]) -> None:
@@ -203,18 +235,23 @@ class Daemon:
             for e in errors:
                 log.error("%s", e)
             log.error("Sửa đổi (%s) bị TỪ CHỐI: lịch cũ vẫn tiếp tục phát. Sửa các lỗi trên rồi lưu lại.", shown)
-            self.last_reload = {"ok": False, "at": _now_iso(), "errors": errors,
-                                "message": "sửa đổi bị từ chối, lịch cũ vẫn phát"}
+            self.last_reload = {
+                "ok": False,
+                "at": _now_iso(),
+                "errors": errors,
+                "message": "sửa đổi bị từ chối, lịch cũ vẫn phát",
+            }
             return
         for w in result.warnings:
             log.warning("%s", w)
+        assert result.schedule is not None  # result.ok
         with self._lock:
             old, self.schedule = self.schedule, result.schedule
             self.station.reload_speech(self.schedule, names)
             self._apply_output(old.output, self.schedule.output)
             if (old.api, old.state_path) != (self.schedule.api, self.schedule.state_path):
                 log.warning("Thay đổi 'api' hoặc 'state_dir' chỉ có hiệu lực sau khi khởi động lại phần mềm.")
-            diff = self.jobs.sync(self.schedule, datetime.now(timezone.utc), skip=self._fired.__contains__)
+            diff = self.jobs.sync(self.schedule, datetime.now(UTC), skip=self._fired.__contains__)
         self.last_reload = {"ok": True, "at": _now_iso(), "message": f"đã nạp lại ({shown}): {diff}"}
         self._audit_edits(paths)
         log.info("Đã nạp lại lịch (%s): %s. %s.", shown, diff, self._next_text())
@@ -225,23 +262,31 @@ class Daemon:
         """An edit made by hand in the files, in the audit trail: the schedule with its diff."""
         text = _read_text(self.options.schedule_path)
         if text != self._schedule_text:
-            diff = difflib.unified_diff(self._schedule_text.splitlines(), text.splitlines(), "trước", "sau",
-                                        lineterm="", n=1)
-            self.station.audit(who="sửa trực tiếp trong tệp", where="tệp lịch", action="schedule_edit",
-                               detail={"diff": list(diff)[:200]})
+            diff = difflib.unified_diff(
+                self._schedule_text.splitlines(), text.splitlines(), "trước", "sau", lineterm="", n=1
+            )
+            self.station.audit(
+                who="sửa trực tiếp trong tệp",
+                where="tệp lịch",
+                action="schedule_edit",
+                detail={"diff": list(diff)[:200]},
+            )
             self._schedule_text = text
         scripts = sorted(p.name for p in paths if p.parent == self.station.layout.scripts_dir)
         if scripts:
-            self.station.audit(who="sửa trực tiếp trong tệp", where="scripts_vi", action="script_edit",
-                               detail={"files": scripts})
+            self.station.audit(
+                who="sửa trực tiếp trong tệp", where="scripts_vi", action="script_edit", detail={"files": scripts}
+            )
 
     def _apply_output(self, old: Output, new: Output) -> None:
         """A changed ``output`` applies without a restart (unless the command line chose it)."""
         opts, player = self.options, self.station.player
         if new.device != old.device:
             if opts.output is not None:
-                log.warning("Đầu ra đã được chọn bằng --output khi khởi động (%s): bỏ qua 'output.device' trong lịch.",
-                            opts.output)
+                log.warning(
+                    "Đầu ra đã được chọn bằng --output khi khởi động (%s): bỏ qua 'output.device' trong lịch.",
+                    opts.output,
+                )
             else:
                 try:
                     sink = open_sink(new.device)
@@ -252,8 +297,11 @@ class Daemon:
                     log.info("Đổi đầu ra âm thanh: %s (áp dụng từ lượt phát tiếp theo).", sink.name)
         if new.grace_minutes != old.grace_minutes:
             if opts.grace_minutes is not None:
-                log.warning("Thời gian cho phép phát muộn đã được chọn khi khởi động (%g phút): bỏ qua "
-                            "'output.grace_minutes' trong lịch.", opts.grace_minutes)
+                log.warning(
+                    "Thời gian cho phép phát muộn đã được chọn khi khởi động (%g phút): bỏ qua "
+                    "'output.grace_minutes' trong lịch.",
+                    opts.grace_minutes,
+                )
             else:
                 self.station.set_grace(new.grace_minutes * 60)
                 self.jobs.set_misfire_grace(self.station.grace_seconds)
@@ -288,16 +336,25 @@ class Daemon:
     # -- control API ------------------------------------------------------------------
     def announce(self, a: Announcement, where: str = "api") -> Accepted:
         try:
-            req = make_request(self.schedule, text=a.text, script=a.script, audio=a.audio, priority=a.priority,
-                               repeat=a.repeat, chime=a.chime, by=a.by)
+            req = make_request(
+                self.schedule,
+                text=a.text,
+                script=a.script,
+                audio=a.audio,
+                priority=a.priority,
+                repeat=a.repeat,
+                chime=a.chime,
+                by=a.by,
+            )
         except AdhocRefused as exc:
             raise ApiError(400, str(exc)) from None
         held = self.station.admit(req)
         if held is not None:
             self._log_unapproved(req, held)
             raise ApiError(403, f"Chưa phát: {held}. Người duyệt xem bằng 'broadcaster approve --pending'.")
-        self.station.audit(who=req.by or "người vận hành", where=where, action=adhoc_action(req),
-                           detail=adhoc_detail(req))
+        self.station.audit(
+            who=req.by or "người vận hành", where=where, action=adhoc_action(req), detail=adhoc_detail(req)
+        )
         player = self.station.player
         busy = player.now_playing()
         player.submit(req)
@@ -310,27 +367,34 @@ class Daemon:
             msg = "Đang phát ngay."
         missing = output_missing(player.sink.describe())
         if missing:
-            msg += (f" CẢNH BÁO: {missing[0].lower()}{missing[1:]} — bản tin có thể không phát được; "
-                    "xem 'broadcaster status'.")
+            msg += (
+                f" CẢNH BÁO: {missing[0].lower()}{missing[1:]} — bản tin có thể không phát được; "
+                "xem 'broadcaster status'."
+            )
         log.info("Yêu cầu phát ngay #%d (%s) từ %s: %s", req.id, req.priority.vi, req.by, req.items[0].label)
         return Accepted(id=req.id, title=req.title, priority=req.priority.label, position=ahead, message=msg)
 
     def _log_unapproved(self, req: Request, reason: str) -> None:
         assert self.station.asrun is not None
-        self.station.asrun.record(**Player.row_fields(req), status=Outcome.UNAPPROVED, error=reason, by_user=req.by)
+        self.station.asrun.record(**Player.row_fields(req), status=Outcome.UNAPPROVED, error=reason)
         log.warning("CHƯA DUYỆT %s: %s", req.key, reason)
 
     def stop_current(self, by: str, where: str = "api") -> dict[str, Any] | None:
         stopped = self.station.player.stop_current(by)
-        self.station.audit(who=by, where=where, action="stop",
-                           detail={"title": stopped["title"], "key": stopped["key"]} if stopped else None)
+        self.station.audit(
+            who=by,
+            where=where,
+            action="stop",
+            detail={"title": stopped["title"], "key": stopped["key"]} if stopped else None,
+        )
         return stopped
 
     def cancel(self, request_id: int, where: str = "api") -> dict[str, Any] | None:
         req = self.station.player.cancel(request_id)
         if req is not None:
-            self.station.audit(who="người vận hành", where=where, action="cancel",
-                               detail={"title": req.title, "key": req.key})
+            self.station.audit(
+                who="người vận hành", where=where, action="cancel", detail={"title": req.title, "key": req.key}
+            )
         return req.describe() if req else None
 
     def status(self) -> StatusSnapshot:
@@ -341,11 +405,14 @@ class Daemon:
         c = self.schedule.campaign
         today = datetime.now(c.timezone).date()
         if today < c.start:
-            log.warning("Chưa đến thời gian chiến dịch (bắt đầu %s): đang chờ; vẫn nhận lệnh phát ngay.",
-                        fmt.day(c.start))
+            log.warning(
+                "Chưa đến thời gian chiến dịch (bắt đầu %s): đang chờ; vẫn nhận lệnh phát ngay.", fmt.day(c.start)
+            )
         elif today > c.end:
-            log.warning("Chiến dịch đã kết thúc ngày %s: không còn lượt phát theo lịch; vẫn nhận lệnh phát ngay.",
-                        fmt.day(c.end))
+            log.warning(
+                "Chiến dịch đã kết thúc ngày %s: không còn lượt phát theo lịch; vẫn nhận lệnh phát ngay.",
+                fmt.day(c.end),
+            )
 
     def _next_text(self) -> str:
         nxt = self.jobs.upcoming(1)
@@ -371,8 +438,16 @@ def _release_freed_memory() -> None:
 
 def _request_for(b: Broadcast) -> Request:
     return Request(
-        key=b.key, title=b.slot, items=b.items, priority=b.priority, source=Source.SCHEDULE, slot=b.slot,
-        planned_at=b.at, repeat=b.repeat, gap_seconds=b.gap_seconds, chime=b.chime,
+        key=b.key,
+        title=b.slot,
+        items=b.items,
+        priority=b.priority,
+        source=Source.SCHEDULE,
+        slot=b.slot,
+        planned_at=b.at,
+        repeat=b.repeat,
+        gap_seconds=b.gap_seconds,
+        chime=b.chime,
     )
 
 
@@ -384,4 +459,4 @@ def _read_text(path: Path) -> str:
 
 
 def _now_iso() -> str:
-    return datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
+    return datetime.now(UTC).astimezone().isoformat(timespec="seconds")

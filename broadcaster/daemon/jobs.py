@@ -10,9 +10,9 @@ and open the output; the sink then starts the sound exactly at the planned insta
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable
 
 from broadcaster.schedule.model import Broadcast, Schedule
 from broadcaster.schedule.plan import plan_broadcasts
@@ -55,8 +55,15 @@ def wanted_broadcasts(
 class JobSync:
     """Keeps the scheduler's job set equal to the plan's future broadcasts."""
 
-    def __init__(self, scheduler, fire: Callable[[Broadcast], None], *, lead_seconds: float,
-                 misfire_grace_seconds: float, horizon: timedelta = timedelta(hours=36)) -> None:
+    def __init__(
+        self,
+        scheduler,
+        fire: Callable[[Broadcast], None],
+        *,
+        lead_seconds: float,
+        misfire_grace_seconds: float,
+        horizon: timedelta = timedelta(hours=36),
+    ) -> None:
         self._scheduler = scheduler
         self._fire = fire
         self.lead_seconds = lead_seconds
@@ -67,7 +74,7 @@ class JobSync:
     def sync(self, schedule: Schedule, now: datetime, skip: Callable[[str], bool] = lambda k: False) -> JobDiff:
         wanted = wanted_broadcasts(schedule, now, self.horizon, skip)
         diff = JobDiff()
-        current = {job.id[len(JOB_PREFIX):] for job in self._scheduler.get_jobs() if job.id.startswith(JOB_PREFIX)}
+        current = {job.id[len(JOB_PREFIX) :] for job in self._scheduler.get_jobs() if job.id.startswith(JOB_PREFIX)}
         for key in current - wanted.keys():
             self._remove(key)
             diff.removed += 1

@@ -84,8 +84,9 @@ class RateLimit:
             self.app = app
             self.limit = limit
 
-        async def __call__(self, scope: Scope, receive: Callable[[], Awaitable[Message]],
-                           send: Callable[[Message], Awaitable[None]]) -> None:
+        async def __call__(
+            self, scope: Scope, receive: Callable[[], Awaitable[Message]], send: Callable[[Message], Awaitable[None]]
+        ) -> None:
             if scope["type"] != "http":
                 await self.app(scope, receive, send)
                 return
@@ -96,8 +97,11 @@ class RateLimit:
                 return
             seconds = max(1, math.ceil(wait))
             response = JSONResponse(
-                {"error": f"Quá nhiều yêu cầu từ {client} trong thời gian ngắn: chờ {seconds} giây rồi thử lại. "
-                          "Nếu một chương trình đang gửi liên tục, hãy dừng nó."},
-                status_code=429, headers={"Retry-After": str(seconds)},
+                {
+                    "error": f"Quá nhiều yêu cầu từ {client} trong thời gian ngắn: chờ {seconds} giây rồi thử lại. "
+                    "Nếu một chương trình đang gửi liên tục, hãy dừng nó."
+                },
+                status_code=429,
+                headers={"Retry-After": str(seconds)},
             )
             await response(scope, receive, send)

@@ -46,8 +46,14 @@ class ApiServer:
 
         state_dir = self.daemon.station.layout.state_dir
         token = state.ensure_token(state_dir)
-        config = uvicorn.Config(create_app(self.daemon, token), host=self.host, port=self.port,
-                                log_level="warning", lifespan="off", access_log=False)
+        config = uvicorn.Config(
+            create_app(self.daemon, token),
+            host=self.host,
+            port=self.port,
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+        )
         server = self._server = uvicorn.Server(config)
         thread = self._thread = threading.Thread(target=server.run, name="api", daemon=True)
         thread.start()

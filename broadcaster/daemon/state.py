@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 from broadcaster.fsutil import atomic_file
-
 from broadcaster.layout import ALIVE_FILE, DAEMON_FILE, TOKEN_FILE  # noqa: F401 - one spelling of the names
 
 

@@ -28,24 +28,38 @@ def snapshot(daemon: Daemon) -> StatusSnapshot:
     player = daemon.station.player
     output, last, engines = player.sink.describe(), player.last_result, daemon.station.renderer.health()
     c = schedule.campaign
-    return StatusSnapshot.model_validate({
-        "alerts": alerts(output, last, daemon.last_reload, engines),
-        "now_playing": player.now_playing(),
-        "queue": [r.describe() for r in player.queued()],
-        "next": [{"at": b.at.isoformat(), "slot": b.slot, "priority": b.priority.label,
-                  "items": [i.label for i in b.items]} for b in daemon.jobs.upcoming(5)],
-        "output": output,
-        "last_result": last,
-        "last_reload": daemon.last_reload,
-        "engines": engines,
-        "today": today_counts(daemon, tz, today),
-        "adhoc_voice_rule": ADHOC_VOICE_RULE,
-        "campaign": {"name": c.name, "timezone": str(tz), "start": c.start.isoformat(), "end": c.end.isoformat(),
-                     "in_window": c.start <= today <= c.end},
-        "schedule": str(daemon.options.schedule_path),
-        "uptime_s": round(time.time() - daemon.started_at, 1),
-        "pid": os.getpid(),
-    })
+    return StatusSnapshot.model_validate(
+        {
+            "alerts": alerts(output, last, daemon.last_reload, engines),
+            "now_playing": player.now_playing(),
+            "queue": [r.describe() for r in player.queued()],
+            "next": [
+                {
+                    "at": b.at.isoformat(),
+                    "slot": b.slot,
+                    "priority": b.priority.label,
+                    "items": [i.label for i in b.items],
+                }
+                for b in daemon.jobs.upcoming(5)
+            ],
+            "output": output,
+            "last_result": last,
+            "last_reload": daemon.last_reload,
+            "engines": engines,
+            "today": today_counts(daemon, tz, today),
+            "adhoc_voice_rule": ADHOC_VOICE_RULE,
+            "campaign": {
+                "name": c.name,
+                "timezone": str(tz),
+                "start": c.start.isoformat(),
+                "end": c.end.isoformat(),
+                "in_window": c.start <= today <= c.end,
+            },
+            "schedule": str(daemon.options.schedule_path),
+            "uptime_s": round(time.time() - daemon.started_at, 1),
+            "pid": os.getpid(),
+        }
+    )
 
 
 def today_counts(daemon: Daemon, tz: ZoneInfo, today: date) -> dict[str, int]:
@@ -71,23 +85,32 @@ def output_missing(output: dict[str, Any]) -> str | None:
     return f"Chưa tìm thấy thiết bị âm thanh '{device}'"
 
 
-def alerts(output: dict[str, Any], last: dict[str, Any] | None, reload: dict[str, Any],
-           engines: dict[str, Any]) -> list[str]:
+def alerts(
+    output: dict[str, Any], last: dict[str, Any] | None, reload: dict[str, Any], engines: dict[str, Any]
+) -> list[str]:
     """What needs the operator now, in Vietnamese, each with what to do next."""
     found = []
     missing = output_missing(output)
     if missing:
-        found.append(f"{missing}: kiểm tra card âm thanh, dây nối amply, rồi chạy 'broadcaster devices' và "
-                     "'broadcaster test-tone'.")
+        found.append(
+            f"{missing}: kiểm tra card âm thanh, dây nối amply, rồi chạy 'broadcaster devices' và "
+            "'broadcaster test-tone'."
+        )
     if last and last.get("status") == "failed":
-        found.append(f"Lượt phát gần nhất ({last.get('title') or last.get('key')}) KHÔNG phát được: "
-                     f"{last.get('error') or 'không rõ lý do'}")
+        found.append(
+            f"Lượt phát gần nhất ({last.get('title') or last.get('key')}) KHÔNG phát được: "
+            f"{last.get('error') or 'không rõ lý do'}"
+        )
     if last and last.get("status") == "unapproved":
-        found.append(f"Lượt phát gần nhất ({last.get('title') or last.get('key')}) KHÔNG được phát vì CHƯA DUYỆT: "
-                     f"{last.get('error') or ''} — người duyệt chạy 'broadcaster approve --pending'.")
+        found.append(
+            f"Lượt phát gần nhất ({last.get('title') or last.get('key')}) KHÔNG được phát vì CHƯA DUYỆT: "
+            f"{last.get('error') or ''} — người duyệt chạy 'broadcaster approve --pending'."
+        )
     if reload and reload.get("ok") is False:
         found.append("Bản sửa lịch gần nhất bị TỪ CHỐI, lịch cũ vẫn đang phát: sửa các lỗi ghi bên dưới rồi lưu lại.")
     if engines and all(h.get("reachable") is False for h in engines.values()):
-        found.append(f"Không giọng đọc nào dùng được ({', '.join(engines)}): bản tin mới sẽ không đọc được. "
-                     "Kiểm tra kết nối Internet (gtts) và espeak-ng đã cài; 'broadcaster render' báo lỗi chi tiết.")
+        found.append(
+            f"Không giọng đọc nào dùng được ({', '.join(engines)}): bản tin mới sẽ không đọc được. "
+            "Kiểm tra kết nối Internet (gtts) và espeak-ng đã cài; 'broadcaster render' báo lỗi chi tiết."
+        )
     return found

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
@@ -38,8 +38,9 @@ class _Handler(FileSystemEventHandler):
 class ScheduleWatcher:
     """Calls ``on_change(paths)`` after edits settle for ``debounce`` seconds."""
 
-    def __init__(self, schedule_path: Path, scripts_dir: Path, on_change: Callable[[set[Path]], None],
-                 debounce: float = 0.25) -> None:
+    def __init__(
+        self, schedule_path: Path, scripts_dir: Path, on_change: Callable[[set[Path]], None], debounce: float = 0.25
+    ) -> None:
         self._schedule = schedule_path.resolve()
         self._scripts = scripts_dir.resolve()
         self._on_change = on_change

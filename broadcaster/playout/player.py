@@ -258,6 +258,7 @@ class Player:
             "title": req.title,
             "items": [i.label for i in req.items],
             "priority": req.priority.label,
+            "by_user": req.by if req.source == Source.ADHOC else None,  # who asked for it
         }
 
     def _play(self, req: Request) -> None:
@@ -279,8 +280,13 @@ class Player:
         if held is not None:
             self._asrun.record(**self.row_fields(req), status=Outcome.UNAPPROVED, error=held)
             log.warning("CHƯA DUYỆT %s: %s", req.key, held)
-            self.last_result = {"key": req.key, "title": req.title, "status": Outcome.UNAPPROVED.value,
-                                "error": held, "seconds": 0.0}
+            self.last_result = {
+                "key": req.key,
+                "title": req.title,
+                "status": Outcome.UNAPPROVED.value,
+                "error": held,
+                "seconds": 0.0,
+            }
             self._on_event(Outcome.UNAPPROVED.value, req.describe())
             return
 

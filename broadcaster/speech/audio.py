@@ -226,9 +226,7 @@ def decode_file(path: str | os.PathLike, rate: int = RATE) -> np.ndarray:
     except FileNotFoundError:
         raise AudioError(f"không tìm thấy tệp âm thanh {path}") from None
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError, OSError) as exc:
-        raise AudioError(
-            f"không đọc được tệp âm thanh {path} ({exc}); chỉ hỗ trợ WAV, MP3, FLAC, OGG"
-        ) from None
+        raise AudioError(f"không đọc được tệp âm thanh {path} ({exc}); chỉ hỗ trợ WAV, MP3, FLAC, OGG") from None
     return resample(_as_mono_float32(data), file_rate, rate)
 
 
@@ -277,12 +275,16 @@ def _biquad(kind: str, gain_db: float, q: float, fc: float, rate: float):
     alpha = math.sin(w0) / (2.0 * q)
     cos = math.cos(w0)
     if kind == "high_shelf":
-        b = [A * ((A + 1) + (A - 1) * cos + 2 * math.sqrt(A) * alpha),
-             -2 * A * ((A - 1) + (A + 1) * cos),
-             A * ((A + 1) + (A - 1) * cos - 2 * math.sqrt(A) * alpha)]
-        a = [(A + 1) - (A - 1) * cos + 2 * math.sqrt(A) * alpha,
-             2 * ((A - 1) - (A + 1) * cos),
-             (A + 1) - (A - 1) * cos - 2 * math.sqrt(A) * alpha]
+        b = [
+            A * ((A + 1) + (A - 1) * cos + 2 * math.sqrt(A) * alpha),
+            -2 * A * ((A - 1) + (A + 1) * cos),
+            A * ((A + 1) + (A - 1) * cos - 2 * math.sqrt(A) * alpha),
+        ]
+        a = [
+            (A + 1) - (A - 1) * cos + 2 * math.sqrt(A) * alpha,
+            2 * ((A - 1) - (A + 1) * cos),
+            (A + 1) - (A - 1) * cos - 2 * math.sqrt(A) * alpha,
+        ]
     else:  # high_pass
         b = [(1 + cos) / 2, -(1 + cos), (1 + cos) / 2]
         a = [1 + alpha, -2 * cos, 1 - alpha]
@@ -301,8 +303,10 @@ class _KWeighting:
     """
 
     def __init__(self, rate: float):
-        stages = [_biquad("high_shelf", 4.0, 1 / math.sqrt(2), 1500.0, rate),
-                  _biquad("high_pass", 0.0, 0.5, 38.0, rate)]
+        stages = [
+            _biquad("high_shelf", 4.0, 1 / math.sqrt(2), 1500.0, rate),
+            _biquad("high_pass", 0.0, 0.5, 38.0, rate),
+        ]
         A = np.zeros((4, 4))
         B = np.zeros(4)
         C = np.zeros(4)
@@ -437,8 +441,13 @@ def _edge_padded(x: np.ndarray, before: int, after: int) -> np.ndarray:
     return np.pad(x, (before, after), mode="edge") if before or after else x
 
 
-def limit(samples: np.ndarray, ceiling_dbfs: float = PEAK_CEILING_DBFS, rate: int = RATE,
-          lookahead: float = 0.010, hold: float = 0.040) -> np.ndarray:
+def limit(
+    samples: np.ndarray,
+    ceiling_dbfs: float = PEAK_CEILING_DBFS,
+    rate: int = RATE,
+    lookahead: float = 0.010,
+    hold: float = 0.040,
+) -> np.ndarray:
     """Look-ahead peak limiter: smooth gain reduction so no sample exceeds the ceiling.
 
     The gain at each sample is the minimum of the gain every sample needs from ``lookahead``
@@ -458,8 +467,7 @@ def limit(samples: np.ndarray, ceiling_dbfs: float = PEAK_CEILING_DBFS, rate: in
 
     def needed(a: int, b: int) -> np.ndarray:
         magnitude = np.abs(samples[a:b])
-        return np.minimum(np.float32(1.0),
-                          np.float32(ceiling) / np.maximum(magnitude, np.float32(1e-12)))
+        return np.minimum(np.float32(1.0), np.float32(ceiling) / np.maximum(magnitude, np.float32(1e-12)))
 
     out = np.empty(n, dtype=np.float32)
     for a in range(0, n, _LIMIT_CHUNK):
@@ -481,8 +489,9 @@ def limit(samples: np.ndarray, ceiling_dbfs: float = PEAK_CEILING_DBFS, rate: in
     return out
 
 
-def normalize_loudness(samples: np.ndarray, target_lufs: float = TARGET_LUFS,
-                       peak_dbfs: float = PEAK_CEILING_DBFS, rate: int = RATE) -> np.ndarray:
+def normalize_loudness(
+    samples: np.ndarray, target_lufs: float = TARGET_LUFS, peak_dbfs: float = PEAK_CEILING_DBFS, rate: int = RATE
+) -> np.ndarray:
     """Gain to ``target_lufs``, then limit so true peaks stay below ``peak_dbfs``.
 
     Silent or too-short input (nothing a BS.1770 meter can measure) is returned unchanged.
@@ -517,8 +526,7 @@ def silence(seconds: float, rate: int = RATE) -> np.ndarray:
     return np.zeros(max(0, int(round(seconds * rate))), dtype=np.float32)
 
 
-def write_wav(path: str | os.PathLike, samples: np.ndarray, rate: int = RATE,
-              subtype: str = "PCM_16") -> Path:
+def write_wav(path: str | os.PathLike, samples: np.ndarray, rate: int = RATE, subtype: str = "PCM_16") -> Path:
     """Write mono WAV atomically (temporary file in the same folder, then rename)."""
     import soundfile as sf
 

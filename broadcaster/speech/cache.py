@@ -14,7 +14,7 @@ import io
 import json
 import os
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -27,13 +27,13 @@ from .audio import RATE, TARGET_LUFS, write_wav
 FORMAT_VERSION = 1
 
 
-def cache_key(text: str, engine: str, options: dict, rate: int = RATE,
-              target_lufs: float = TARGET_LUFS) -> str:
+def cache_key(text: str, engine: str, options: dict, rate: int = RATE, target_lufs: float = TARGET_LUFS) -> str:
     """sha256 (hex) of everything that decides what the cached audio sounds like."""
     payload = json.dumps(
-        {"v": FORMAT_VERSION, "text": text, "engine": engine, "options": options,
-         "rate": rate, "lufs": target_lufs},
-        sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+        {"v": FORMAT_VERSION, "text": text, "engine": engine, "options": options, "rate": rate, "lufs": target_lufs},
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
     )
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
@@ -125,7 +125,7 @@ class RenderCache:
             sha256=_sha256_file(audio),
             rate=self.rate,
             duration=round(len(samples) / self.rate, 3),
-            created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            created=datetime.now(UTC).isoformat(timespec="seconds"),
         )
         meta_file = self.meta_path(key)
         with atomic_file(meta_file, "w", encoding="utf-8") as fh:

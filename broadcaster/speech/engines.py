@@ -55,8 +55,9 @@ class GttsEngine:
     online = True
     suffix = ".mp3"
 
-    def __init__(self, lang: str = "vi", tld: str = "com", timeout: float = 10.0,
-                 retries: int = 2, backoff: float = 0.5):
+    def __init__(
+        self, lang: str = "vi", tld: str = "com", timeout: float = 10.0, retries: int = 2, backoff: float = 0.5
+    ):
         self.lang = lang
         self.tld = tld
         self.timeout = timeout
@@ -91,12 +92,16 @@ class GttsEngine:
                 import requests
 
                 if isinstance(exc.__context__, requests.exceptions.Timeout):
-                    return EngineError("máy chủ giọng đọc Google (gTTS) không trả lời kịp (hết thời gian chờ)",
-                                       transient=True)
-                return EngineError("không kết nối được máy chủ giọng đọc Google (gTTS) — kiểm tra kết nối Internet",
-                                   transient=True)
+                    return EngineError(
+                        "máy chủ giọng đọc Google (gTTS) không trả lời kịp (hết thời gian chờ)", transient=True
+                    )
+                return EngineError(
+                    "không kết nối được máy chủ giọng đọc Google (gTTS) — kiểm tra kết nối Internet", transient=True
+                )
             transient = status >= 500 or status == 429
-            hint = "máy chủ đang bận, sẽ thử lại sau" if transient else "có thể Google đã đổi cách truy cập; cập nhật gTTS"
+            hint = (
+                "máy chủ đang bận, sẽ thử lại sau" if transient else "có thể Google đã đổi cách truy cập; cập nhật gTTS"
+            )
             return EngineError(f"máy chủ giọng đọc Google (gTTS) trả lỗi HTTP {status} ({hint})", transient=transient)
         return EngineError(f"giọng đọc Google (gTTS) lỗi: {exc}", transient=True)
 
@@ -124,15 +129,14 @@ class GttsEngine:
             except EngineError:
                 _discard(tmp)
                 raise
-            except Exception as exc:  # gTTSError, AssertionError (nothing to say), requests errors
+            except Exception as exc:  # noqa: BLE001 - gTTSError, AssertionError (nothing to say), requests errors
                 _discard(tmp)
                 if isinstance(exc, AssertionError):
                     raise EngineError(f"gTTS không đọc được văn bản này: {exc}") from None
                 error = self._classify(exc)
                 attempt += 1
                 wait = self.backoff * (2 ** (attempt - 1))
-                if (not error.transient or attempt > self.retries
-                        or time.monotonic() + wait >= deadline):
+                if not error.transient or attempt > self.retries or time.monotonic() + wait >= deadline:
                     raise error from None
                 time.sleep(wait)
             except BaseException:
@@ -166,16 +170,28 @@ class EspeakEngine:
         binary = _espeak_binary()
         if binary is None:
             raise EngineError(
-                "chưa cài espeak-ng (giọng đọc ngoại tuyến). "
-                "Cài bằng lệnh: sudo apt-get install espeak-ng"
+                "chưa cài espeak-ng (giọng đọc ngoại tuyến). Cài bằng lệnh: sudo apt-get install espeak-ng"
             )
         out_path = Path(out_path)
         tmp = temp_beside(out_path)
-        command = [binary, "-v", self.voice, "-a", str(self.amplitude), "-s", str(self.speed),
-                   "-b", "1", "-w", str(tmp), "--stdin"]
+        command = [
+            binary,
+            "-v",
+            self.voice,
+            "-a",
+            str(self.amplitude),
+            "-s",
+            str(self.speed),
+            "-b",
+            "1",
+            "-w",
+            str(tmp),
+            "--stdin",
+        ]
         try:
-            result = subprocess.run(command, input=text.encode("utf-8"), capture_output=True,
-                                    timeout=timeout, check=False)
+            result = subprocess.run(
+                command, input=text.encode("utf-8"), capture_output=True, timeout=timeout, check=False
+            )
             if result.returncode != 0 or tmp.stat().st_size <= 44:
                 detail = result.stderr.decode("utf-8", "replace").strip() or f"mã lỗi {result.returncode}"
                 raise EngineError(f"espeak-ng không tạo được âm thanh (giọng '{self.voice}'): {detail}")

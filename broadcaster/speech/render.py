@@ -93,11 +93,17 @@ def _engines_from(voice: Sequence[str]) -> list[Engine]:
 class SpeechRenderer:
     """Thread-safe renderer shared by the daemon's worker, the API and the CLI."""
 
-    def __init__(self, cache_dir: Path, voice: Sequence[str] = ("gtts", "espeak"),
-                 abbreviations: Mapping[str, str] | None = None, online_timeout: float = 10.0,
-                 *, engines: Sequence[Engine] | None = None,
-                 breaker_seconds: float = BREAKER_SECONDS,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        cache_dir: Path,
+        voice: Sequence[str] = ("gtts", "espeak"),
+        abbreviations: Mapping[str, str] | None = None,
+        online_timeout: float = 10.0,
+        *,
+        engines: Sequence[Engine] | None = None,
+        breaker_seconds: float = BREAKER_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.cache = RenderCache(Path(cache_dir))
         self.engines: list[Engine] = list(engines) if engines is not None else _engines_from(voice)
         self._lock = threading.Lock()
@@ -148,8 +154,7 @@ class SpeechRenderer:
                 entry = self.cache.get(key)
                 if entry is not None:
                     self._count(engine.name, cached=True, fallback=index > 0)
-                    return Rendered(entry, engine.name, key, True, index > 0, spoken,
-                                    "; ".join(errors) or None)
+                    return Rendered(entry, engine.name, key, True, index > 0, spoken, "; ".join(errors) or None)
                 if engine.online and offline:
                     errors.append(f"{engine.name}: bỏ qua (chế độ ngoại tuyến)")
                     continue
@@ -173,8 +178,7 @@ class SpeechRenderer:
                 except OSError as exc:  # a full disk must not stop the broadcast
                     log.warning("Không ghi được bộ nhớ đệm giọng đọc %s: %s", key, exc)
                 self._count(engine.name, cached=False, fallback=index > 0)
-                return Rendered(samples, engine.name, key, False, index > 0, spoken,
-                                "; ".join(errors) or None)
+                return Rendered(samples, engine.name, key, False, index > 0, spoken, "; ".join(errors) or None)
         raise RenderError("không giọng đọc nào tạo được âm thanh — " + "; ".join(errors))
 
     def health(self) -> dict:

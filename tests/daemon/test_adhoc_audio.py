@@ -6,18 +6,17 @@ import time
 from datetime import timedelta
 
 import numpy as np
-import pytest
-
 import pulse
+import pytest
 from harness import SHORT_TEXT, Daemon, Project, local_now
 
 pytestmark = [pytest.mark.audio, pytest.mark.slow]
 
 
 def _chime():
-    from broadcaster.speech.audio import decode_file
-
     from harness import REPO
+
+    from broadcaster.speech.audio import decode_file
 
     return decode_file(REPO / "audio" / "chime.wav")
 
@@ -28,7 +27,7 @@ def _best_correlation(samples: np.ndarray, start: int, reference: np.ndarray, ra
     ref = reference[:n]
     best = 0.0
     for lag in range(max(0, start - slack), start + slack):
-        seg = samples[lag:lag + n]
+        seg = samples[lag : lag + n]
         if seg.size < n:
             break
         best = max(best, float(np.dot(seg, ref) / (np.linalg.norm(seg) * np.linalg.norm(ref) + 1e-12)))
@@ -56,7 +55,9 @@ def test_say_while_idle_chime_reaches_the_sink_quickly_then_speech(tmp_path, pul
     assert 0 <= first - t_cmd <= 0.5, f"chime reached the sink {1000 * (first - t_cmd):.0f} ms after the command"
     # The chime is what arrives first, then speech follows: sound continues well past the chime.
     start = int((first - recording.t0_wall) * recording.rate)
-    assert _best_correlation(recording.samples, start, _chime(), recording.rate) > 0.8, "the first sound is not the chime"
+    assert _best_correlation(recording.samples, start, _chime(), recording.rate) > 0.8, (
+        "the first sound is not the chime"
+    )
     loud = np.abs(recording.samples[start:]) > 10 ** (-40 / 20)
     assert loud.nonzero()[0].max() / recording.rate > 3.0, "speech should follow the chime"
     row = [r for r in project.asrun_rows() if r["source"] == "adhoc"][-1]

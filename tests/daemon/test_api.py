@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from harness import Daemon, Project
 
 pytestmark = pytest.mark.slow
@@ -90,7 +89,9 @@ def test_cancel_unknown_is_404(daemon):
 
 
 def test_a_valid_announcement_airs_and_is_logged(daemon):
-    code, answer = daemon.api("POST", "/api/announcements", {"text": "Kính thưa bà con, thông báo thử.", "by": "kiểm thử"})
+    code, answer = daemon.api(
+        "POST", "/api/announcements", {"text": "Kính thưa bà con, thông báo thử.", "by": "kiểm thử"}
+    )
     assert code == 202, answer
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -108,11 +109,26 @@ def test_fuzzing_the_openapi_description_finds_no_server_error(daemon):
     token = (daemon.project.root / "state" / "api-token").read_text().strip()
     schemathesis = Path(sys.executable).with_name("schemathesis")
     result = subprocess.run(
-        [str(schemathesis), "run", f"http://127.0.0.1:{info['port']}/openapi.json",
-         "-H", f"Authorization: Bearer {token}", "--checks", "not_a_server_error",
-         "--max-examples", "30", "--generation-deterministic", "--request-timeout", "20",
-         "--rate-limit", "9/s"],  # below the API's per-client limit for writes, so every case reaches the logic
-        capture_output=True, text=True, timeout=300, cwd=daemon.project.root,
+        [
+            str(schemathesis),
+            "run",
+            f"http://127.0.0.1:{info['port']}/openapi.json",
+            "-H",
+            f"Authorization: Bearer {token}",
+            "--checks",
+            "not_a_server_error",
+            "--max-examples",
+            "30",
+            "--generation-deterministic",
+            "--request-timeout",
+            "20",
+            "--rate-limit",
+            "9/s",
+        ],  # below the API's per-client limit for writes, so every case reaches the logic
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=daemon.project.root,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     import re
@@ -126,9 +142,23 @@ def test_binding_beyond_loopback_needs_an_explicit_option(tmp_path):
     project.save()
     from harness import BROADCASTER
 
-    r = subprocess.run([*BROADCASTER, "run", "--schedule", str(project.schedule_path), "--host", "0.0.0.0",
-                        "--port", "0", "--output", f"wav:{tmp_path / 'out'}"],
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [
+            *BROADCASTER,
+            "run",
+            "--schedule",
+            str(project.schedule_path),
+            "--host",
+            "0.0.0.0",
+            "--port",
+            "0",
+            "--output",
+            f"wav:{tmp_path / 'out'}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 1
     assert "--allow-remote" in r.stderr and "Traceback" not in r.stderr
 
@@ -160,8 +190,12 @@ def test_a_refusal_reads_the_same_through_the_daemon_and_directly(daemon, tmp_pa
     from broadcaster.schedule.load import load_schedule
 
     schedule = load_schedule(daemon.project.root / "schedule.yaml").schedule
-    for body in ({"text": "ạ" * 20_000}, {"text": "x", "repeat": 9}, {"text": "x", "priority": "gấp"},
-                 {"audio": "audio/secret.txt"}):
+    for body in (
+        {"text": "ạ" * 20_000},
+        {"text": "x", "repeat": 9},
+        {"text": "x", "priority": "gấp"},
+        {"audio": "audio/secret.txt"},
+    ):
         with pytest.raises(AdhocRefused) as direct:
             make_request(schedule, **body)
         code, answer = daemon.api("POST", "/api/announcements", body)
@@ -211,3 +245,4 @@ def test_every_operator_action_lands_in_the_audit_trail_and_it_verifies(tmp_path
     edit = next(e for e in entries if e.action == "schedule_edit")
     assert "+  gap_seconds: 2" in edit.detail["diff"] and "-  gap_seconds: 1" in edit.detail["diff"]
     assert audit.verify(path) == []
+    assert project.asrun_rows()[0]["by_user"] == "cán bộ văn hóa"  # the as-run log says who asked

@@ -6,7 +6,6 @@ import subprocess
 from datetime import timedelta
 
 import pytest
-
 from harness import BROADCASTER, Daemon, Project, local_now
 
 pytestmark = pytest.mark.slow
@@ -15,13 +14,20 @@ PASSWORD = "mat-khau-duyet-1"
 
 
 def _cli(project: Project, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([*BROADCASTER, *args, "--schedule", str(project.schedule_path)], cwd=project.root,
-                          input=stdin, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [*BROADCASTER, *args, "--schedule", str(project.schedule_path)],
+        cwd=project.root,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def _save(project: Project) -> None:
-    project.save(project.yaml_text().replace("max_session_minutes: 45}",
-                                             "max_session_minutes: 45, require_approval: true}"))
+    project.save(
+        project.yaml_text().replace("max_session_minutes: 45}", "max_session_minutes: 45, require_approval: true}")
+    )
 
 
 def _statuses(project: Project) -> dict[str, str]:

@@ -9,10 +9,9 @@ import json
 import time
 from datetime import timedelta
 
+import pulse
 import pytest
 import soundfile as sf
-
-import pulse
 from harness import Daemon, Project, local_now
 
 pytestmark = [pytest.mark.audio, pytest.mark.slow]
@@ -103,8 +102,11 @@ def test_output_change_applies_from_the_next_broadcast_without_a_restart(tmp_pat
         time.sleep(max(0.0, a.timestamp() + 2.0 - time.time()))  # on air: chime done, speech playing
         edited_at = time.time()
         mark = len(daemon.lines)
-        project.save(project.yaml_text().replace("output: {grace_minutes: 1}",
-                                                 f"output: {{device: 'wav:{out}', grace_minutes: 2}}"))
+        project.save(
+            project.yaml_text().replace(
+                "output: {grace_minutes: 1}", f"output: {{device: 'wav:{out}', grace_minutes: 2}}"
+            )
+        )
         daemon.wait_for("Đã nạp lại lịch", timeout=5, start=mark)
         changed = daemon.wait_for("Đổi đầu ra âm thanh", timeout=5, start=mark)
         daemon.wait_for("Đổi thời gian cho phép phát muộn: 2 phút", timeout=5, start=mark)

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
+from harness import TZ, Project
 
 from broadcaster.daemon.jobs import JOB_PREFIX, JobSync
 from broadcaster.schedule.load import load_schedule
 from broadcaster.schedule.plan import plan_broadcasts
-
-from harness import Project, TZ
 
 
 def _load(project: Project):
@@ -81,9 +80,14 @@ def test_only_future_broadcasts_inside_the_horizon_and_not_skipped(tmp_path, sch
     project.slot("da-phat", now + timedelta(minutes=6))
     sync = JobSync(scheduler, lambda b: None, lead_seconds=3, misfire_grace_seconds=60, horizon=timedelta(hours=1))
     schedule = _load(project)
-    sync.sync(schedule, now.astimezone(timezone.utc), skip=lambda key: key.startswith("da-phat@"))
+    sync.sync(schedule, now.astimezone(UTC), skip=lambda key: key.startswith("da-phat@"))
     assert [b.slot for b in sync.upcoming(10)] == ["sap"]
     # A horizon too short to reach 'sap' schedules nothing yet.
-    short = JobSync(BackgroundScheduler(timezone=TZ), lambda b: None, lead_seconds=3, misfire_grace_seconds=60,
-                    horizon=timedelta(minutes=2))
+    short = JobSync(
+        BackgroundScheduler(timezone=TZ),
+        lambda b: None,
+        lead_seconds=3,
+        misfire_grace_seconds=60,
+        horizon=timedelta(minutes=2),
+    )
     assert short.sync(schedule, now).added == 0

@@ -10,9 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 import pulse
+import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -23,7 +22,8 @@ def test_short_soak_accounts_for_every_broadcast_through_faults():
     why = pulse.pulseaudio_available()
     if why:
         pytest.skip(f"no PulseAudio here: {why}")
-    r = subprocess.run([sys.executable, "-m", "bench.soak", "--short"], cwd=REPO, capture_output=True, text=True,
-                       timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-m", "bench.soak", "--short"], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
     assert r.returncode == 0, f"soak failed (exit {r.returncode}):\n{r.stdout[-8000:]}\n{r.stderr[-4000:]}"
     assert "No discrepancy" in r.stdout, r.stdout[-8000:]

@@ -351,8 +351,11 @@ def test_sliding_minimum_is_exact():
 def test_normalize_loudness_equals_the_reference_chain(speech_22k, monkeypatch):
     speech = resample(speech_22k, ESPEAK_RATE)
     x, rate = chime()
-    for sig, target in ((speech, TARGET_LUFS), (speech * np.float32(0.05), TARGET_LUFS),
-                        (resample(x, rate), audio.CHIME_LUFS)):
+    for sig, target in (
+        (speech, TARGET_LUFS),
+        (speech * np.float32(0.05), TARGET_LUFS),
+        (resample(x, rate), audio.CHIME_LUFS),
+    ):
         got = normalize_loudness(sig, target)
         with monkeypatch.context() as m:
             m.setattr(audio, "measure_lufs", ref_measure_lufs)
@@ -378,8 +381,9 @@ print(json.dumps({{"heavy": heavy, "rss_kb": rss}}))
 
 def _probe(imports: str) -> dict:
     code = _PROBE.format(imports=imports)
-    done = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True,
-                          timeout=120, cwd=ROOT)
+    done = subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
 
