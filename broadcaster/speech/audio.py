@@ -8,9 +8,10 @@ than another.
 
 Only numpy is used at run time: scipy (pulled in by pyloudnorm and ``resample_poly``) costs
 ~100 MB of resident memory and a second of import on a modest PC, more than the whole daemon
-may use. The meter, the resampler and the limiter reproduce pyloudnorm / scipy exactly (the
-tests compare them); the filters run block-wise as matrix products, so a long announcement
-never needs more than a few MB of scratch memory.
+may use. The meter, the resampler (:mod:`broadcaster.speech.resample`, re-exported here) and
+the limiter reproduce pyloudnorm / scipy exactly (the tests compare them); the filters run
+block-wise as matrix products, so a long announcement never needs more than a few MB of
+scratch memory.
 """
 
 from __future__ import annotations
@@ -18,15 +19,23 @@ from __future__ import annotations
 import functools
 import math
 import os
-from math import gcd
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from broadcaster.fsutil import atomic_file
 
-#: the one sample rate used everywhere (output devices all accept it)
-RATE = 48000
+# The resampler lives in its own module; its public names stay importable from here.
+from .resample import RATE as RATE
+from .resample import Float32Array, Float64Array
+from .resample import StreamResampler as StreamResampler
+from .resample import as_mono_float32 as _as_mono_float32
+from .resample import polyphase as _polyphase
+from .resample import resample as resample
+
 #: integrated loudness of speech and audio items (common for speech on small speakers)
 TARGET_LUFS = -16.0
 #: the chime sits below the speech so it draws attention without startling
@@ -44,179 +53,7 @@ class AudioError(Exception):
     """An audio file that cannot be read; the message is for the operator (Vietnamese)."""
 
 
-def _as_mono_float32(samples: np.ndarray) -> np.ndarray:
-    data = np.asarray(samples, dtype=np.float32)
-    if data.ndim == 2:
-        data = data.mean(axis=1, dtype=np.float32)
-    return np.ascontiguousarray(data, dtype=np.float32)
-
-
-# -- polyphase resampling (same filter and alignment as scipy.signal.resample_poly) --------
-
-# outputs computed per matrix product: wide enough for BLAS, narrow enough that the input
-# window of a group stays close to the number of taps per phase
-_POLY_GROUP = 64
-# output samples per chunk (bounds scratch memory to a few MB whatever the input length)
-_POLY_CHUNK = 1 << 16
-
-
-class _Polyphase:
-    """Rational-ratio resampler: up by ``up``, low-pass, down by ``down``.
-
-    The filter is the one ``resample_poly`` designs (Kaiser-windowed sinc, β = 5, 10 zero
-    crossings either side at the lower of the two Nyquist frequencies) and the output is
-    aligned and trimmed the same way, so results agree with scipy to float rounding.
-
-    A frame of ``P = F·up`` consecutive outputs always reads the same pattern of inputs,
-    shifted by ``D = F·down``; so frames are rows, and each group of output columns is one
-    matrix product of the input windows by a fixed matrix of filter taps.
-    """
-
-    def __init__(self, up: int, down: int):
-        self.up, self.down = up, down
-        max_rate = max(up, down)
-        half_len = 10 * max_rate
-        numtaps = 2 * half_len + 1
-        cutoff = 1.0 / max_rate
-        m = np.arange(numtaps) - half_len
-        h = cutoff * np.sinc(cutoff * m) * np.kaiser(numtaps, 5.0)
-        h = h / h.sum() * up  # unity gain at DC, times ``up`` for the inserted zeros
-        n_pre_pad = down - half_len % down
-        n_pre_remove = (half_len + n_pre_pad) // down
-        # output j is sum over i of x[i] * h[j*down + offset - i*up] (x is zero outside)
-        offset = n_pre_remove * down - n_pre_pad
-        frames = max(1, _POLY_GROUP // up)
-        self.P, self.D = frames * up, frames * down
-        s = np.arange(self.P) * down + offset
-        i_hi = s // up
-        i_lo = -((numtaps - 1 - s) // up)  # ceil((s - numtaps + 1) / up)
-        self.lo, self.hi = int(i_lo.min()), int(i_hi.max())
-        self.groups = []  # (first column, last column + 1, first input, tap matrix)
-        for a in range(0, self.P, _POLY_GROUP):
-            b = min(self.P, a + _POLY_GROUP)
-            lo, hi = int(i_lo[a:b].min()), int(i_hi[a:b].max())
-            taps = np.zeros((hi - lo + 1, b - a))
-            for col in range(a, b):
-                rows = np.arange(i_lo[col], i_hi[col] + 1)
-                taps[rows - lo, col - a] = h[s[col] - rows * up]
-            self.groups.append((a, b, lo, taps))
-
-    def output_length(self, n_in: int) -> int:
-        n = n_in * self.up
-        return n // self.down + bool(n % self.down)
-
-    def chunks(self, x: np.ndarray):
-        """Yield ``(first output index, output chunk as float64)`` covering the whole output."""
-        n_out = self.output_length(x.size)
-        n_frames = -(-n_out // self.P)
-        per_chunk = max(1, _POLY_CHUNK // self.P)
-        for fa in range(0, n_frames, per_chunk):
-            fb = min(n_frames, fa + per_chunk)
-            nf = fb - fa
-            first = fa * self.D + self.lo
-            out = self.frames(_zero_padded(x, first, (fb - 1) * self.D + self.hi + 1), nf)
-            first_out = fa * self.P
-            yield first_out, out[: n_out - first_out]
-
-    def frames(self, window: np.ndarray, nf: int) -> np.ndarray:
-        """The ``nf·P`` outputs of ``nf`` consecutive frames (float64).
-
-        ``window`` holds the inputs from the first frame's ``lo`` on, at least
-        ``(nf - 1)·D + hi - lo + 1`` of them.
-        """
-        out = np.empty((nf, self.P))
-        for a, b, lo, taps in self.groups:
-            start = lo - self.lo
-            rows = np.lib.stride_tricks.sliding_window_view(window[start:], taps.shape[0])
-            out[:, a:b] = np.ascontiguousarray(rows[:: self.D][:nf]) @ taps
-        return out.reshape(-1)
-
-
-def _zero_padded(x: np.ndarray, start: int, stop: int) -> np.ndarray:
-    """``x[start:stop]`` as float64, with zeros where the range leaves ``x``."""
-    out = np.zeros(stop - start)
-    a, b = max(start, 0), min(stop, x.size)
-    if b > a:
-        out[a - start : b - start] = x[a:b]
-    return out
-
-
-@functools.lru_cache(maxsize=8)
-def _polyphase(up: int, down: int) -> _Polyphase:
-    return _Polyphase(up, down)
-
-
-def resample(samples: np.ndarray, from_rate: int, to_rate: int = RATE) -> np.ndarray:
-    """Resample mono audio with a polyphase filter (exact rational ratio)."""
-    samples = _as_mono_float32(samples)
-    if from_rate == to_rate or samples.size == 0:
-        return samples
-    g = gcd(int(from_rate), int(to_rate))
-    poly = _polyphase(int(to_rate) // g, int(from_rate) // g)
-    out = np.empty(poly.output_length(samples.size), dtype=np.float32)
-    for first, chunk in poly.chunks(samples):
-        out[first : first + chunk.size] = chunk
-    return out
-
-
-class StreamResampler:
-    """:func:`resample` for audio that arrives in blocks (a sound card that refuses the rate).
-
-    ``push()`` returns every output sample whose inputs have all arrived, ``flush()`` the rest;
-    together they equal :func:`resample` of the concatenated blocks (to float rounding), so a
-    programme resampled while it plays has no seams between its blocks.
-    """
-
-    def __init__(self, from_rate: int, to_rate: int = RATE):
-        g = gcd(int(from_rate), int(to_rate))
-        self._poly = None if from_rate == to_rate else _polyphase(int(to_rate) // g, int(from_rate) // g)
-        self._buf = np.zeros(0)  # inputs from global index ``_buf0`` on
-        self._buf0 = 0
-        self._n_in = 0
-        self._frame = 0  # next frame (of P outputs) to compute
-        self._n_out = 0
-
-    def _window(self, start: int, stop: int) -> np.ndarray:
-        """Inputs ``[start, stop)`` by global index; zeros before 0 and after the last input."""
-        return _zero_padded(self._buf, start - self._buf0, stop - self._buf0)
-
-    def _emit(self, last_frame: int, n_out: int | None = None) -> np.ndarray:
-        poly = self._poly
-        assert poly is not None
-        nf = last_frame - self._frame
-        if nf <= 0:
-            return np.zeros(0, dtype=np.float32)
-        first = self._frame * poly.D + poly.lo
-        out = poly.frames(self._window(first, (last_frame - 1) * poly.D + poly.hi + 1), nf)
-        if n_out is not None:
-            out = out[: max(0, n_out - self._n_out)]
-        self._frame = last_frame
-        self._n_out += out.size
-        keep = self._frame * poly.D + poly.lo  # the next frame's first input
-        if keep > self._buf0:
-            self._buf = self._buf[keep - self._buf0 :]
-            self._buf0 = keep
-        return out.astype(np.float32)
-
-    def push(self, block: np.ndarray) -> np.ndarray:
-        """Take one block; return the outputs it completes (float32 mono)."""
-        x = _as_mono_float32(block)
-        if self._poly is None:
-            return x
-        self._buf = np.concatenate([self._buf, x.astype(np.float64)])
-        self._n_in += x.size
-        ready = (self._n_in - 1 - self._poly.hi) // self._poly.D + 1  # frames whose inputs all arrived
-        return self._emit(max(self._frame, ready))
-
-    def flush(self) -> np.ndarray:
-        """The outputs still owed once no more input comes (the filter's tail)."""
-        if self._poly is None:
-            return np.zeros(0, dtype=np.float32)
-        n_out = self._poly.output_length(self._n_in)
-        return self._emit(-(-n_out // self._poly.P), n_out)
-
-
-def decode_file(path: str | os.PathLike, rate: int = RATE) -> np.ndarray:
+def decode_file(path: str | os.PathLike[str], rate: int = RATE) -> Float32Array:
     """Read WAV/MP3/FLAC/OGG into mono float32 at ``rate`` (raises :class:`AudioError`)."""
     import soundfile as sf
 
@@ -235,24 +72,24 @@ def to_db(amplitude: float) -> float:
     return 20.0 * math.log10(amplitude) if amplitude > 0 else -math.inf
 
 
-def _peak(samples: np.ndarray) -> float:
+def _peak(samples: npt.NDArray[np.floating[Any]]) -> float:
     # max and min instead of abs(): no temporary the size of the signal
     return max(float(samples.max()), -float(samples.min())) if samples.size else 0.0
 
 
-def peak_dbfs(samples: np.ndarray) -> float:
+def peak_dbfs(samples: npt.ArrayLike) -> float:
     """Sample peak in dBFS (``-inf`` for silence)."""
-    samples = np.asarray(samples)
-    return to_db(_peak(samples)) if samples.size else -math.inf
+    data = np.asarray(samples)
+    return to_db(_peak(data)) if data.size else -math.inf
 
 
-def true_peak_dbfs(samples: np.ndarray, rate: int = RATE) -> float:
+def true_peak_dbfs(samples: npt.ArrayLike, rate: int = RATE) -> float:
     """Inter-sample (true) peak in dBFS, estimated by 4× oversampling as in BS.1770."""
-    samples = _as_mono_float32(samples)
-    if samples.size == 0:
+    x = _as_mono_float32(samples)
+    if x.size == 0:
         return -math.inf
-    over = max(_peak(chunk) for _, chunk in _polyphase(4, 1).chunks(samples))
-    return max(to_db(over), peak_dbfs(samples))
+    over = max(_peak(chunk) for _, chunk in _polyphase(4, 1).chunks(x))
+    return max(to_db(over), peak_dbfs(x))
 
 
 # -- BS.1770 loudness (same numbers as pyloudnorm's K-weighted integrated loudness) ---------
@@ -268,7 +105,7 @@ _GATE_STEP = 1.0 - 0.75  # 75 % overlap
 _ABSOLUTE_GATE = -70.0
 
 
-def _biquad(kind: str, gain_db: float, q: float, fc: float, rate: float):
+def _biquad(kind: str, gain_db: float, q: float, fc: float, rate: float) -> tuple[Float64Array, Float64Array]:
     """RBJ-cookbook biquad ``(b, a)`` normalised to ``a[0] = 1``, as pyloudnorm designs it."""
     A = 10 ** (gain_db / 40.0)
     w0 = 2.0 * math.pi * (fc / rate)
@@ -351,7 +188,7 @@ class _KWeighting:
         self.group_end = np.vstack([group_powers[K - 1 - i].T for i in range(K)])  # (4K, 4)
         self.group_step = group_powers[K].T
 
-    def chunks(self, x: np.ndarray):
+    def chunks(self, x: Float32Array) -> Iterator[tuple[int, Float64Array]]:
         """Yield ``(first index, filtered chunk as float64)`` for the whole of ``x``."""
         L, K = _K_BLOCK, _K_GROUP
         state = np.zeros(4)
@@ -359,9 +196,9 @@ class _KWeighting:
             part = x[first : first + _K_CHUNK]
             n = part.size
             padded = -(-n // (L * K)) * (L * K)  # zeros after the end do not change the output
-            blocks = np.zeros(padded)
-            blocks[:n] = part
-            blocks = blocks.reshape(-1, L)
+            flat = np.zeros(padded)
+            flat[:n] = part
+            blocks = flat.reshape(-1, L)
             zs = blocks @ self.in_block
             ends = np.ascontiguousarray(zs[:, L:]).reshape(-1, 4 * K)
             starts = ends @ self.within
@@ -380,12 +217,12 @@ def _k_weighting(rate: float) -> _KWeighting:
     return _KWeighting(rate)
 
 
-def measure_lufs(samples: np.ndarray, rate: int = RATE) -> float:
+def measure_lufs(samples: npt.ArrayLike, rate: int = RATE) -> float:
     """Integrated loudness (BS.1770, LUFS); ``-inf`` for silence or audio under 0.4 s."""
-    samples = _as_mono_float32(samples)
-    if samples.size < int(_MIN_MEASURE_SECONDS * rate) + 1 or not np.any(samples):
+    x = _as_mono_float32(samples)
+    if x.size < int(_MIN_MEASURE_SECONDS * rate) + 1 or not np.any(x):
         return -math.inf
-    n = samples.size
+    n = x.size
     # gating blocks: the same float arithmetic as pyloudnorm, so the same sample bounds
     n_blocks = int(np.round((n / rate - _GATE_SECONDS) / (_GATE_SECONDS * _GATE_STEP))) + 1
     j = np.arange(n_blocks)
@@ -395,7 +232,7 @@ def measure_lufs(samples: np.ndarray, rate: int = RATE) -> float:
     bounds = np.unique(np.concatenate([lower, upper]))
     energy_at = np.zeros(bounds.size)
     total = 0.0
-    for first, y in _k_weighting(float(rate)).chunks(samples):
+    for first, y in _k_weighting(float(rate)).chunks(x):
         last = first + y.size
         inside = np.flatnonzero((bounds > first) & (bounds < last))
         pieces = np.cumsum(np.add.reduceat(y * y, np.concatenate([[0], bounds[inside] - first])))
@@ -422,7 +259,7 @@ def measure_lufs(samples: np.ndarray, rate: int = RATE) -> float:
 _LIMIT_CHUNK = 1 << 17
 
 
-def _sliding_min(x: np.ndarray, width: int) -> np.ndarray:
+def _sliding_min(x: Float32Array, width: int) -> Float32Array:
     """``out[n] = min(x[n : n + width])``, exact, in log2(width) vectorised passes.
 
     After each pass ``m[i]`` is the minimum of ``x[i : i + span]`` with ``span`` doubled; the
@@ -437,17 +274,17 @@ def _sliding_min(x: np.ndarray, width: int) -> np.ndarray:
     return np.minimum(m[:n_out], m[width - span : width - span + n_out])
 
 
-def _edge_padded(x: np.ndarray, before: int, after: int) -> np.ndarray:
+def _edge_padded(x: Float32Array, before: int, after: int) -> Float32Array:
     return np.pad(x, (before, after), mode="edge") if before or after else x
 
 
 def limit(
-    samples: np.ndarray,
+    samples: npt.ArrayLike,
     ceiling_dbfs: float = PEAK_CEILING_DBFS,
     rate: int = RATE,
     lookahead: float = 0.010,
     hold: float = 0.040,
-) -> np.ndarray:
+) -> Float32Array:
     """Look-ahead peak limiter: smooth gain reduction so no sample exceeds the ceiling.
 
     The gain at each sample is the minimum of the gain every sample needs from ``lookahead``
@@ -456,17 +293,17 @@ def limit(
     the ceiling holds exactly, while gain changes ramp over ~20 ms instead of clicking.
     Signal edges repeat the first/last value (as ``scipy.ndimage`` mode "nearest").
     """
-    samples = _as_mono_float32(samples)
+    x = _as_mono_float32(samples)
     ceiling = 10.0 ** (ceiling_dbfs / 20.0)
-    if samples.size == 0 or _peak(samples) <= ceiling:
-        return samples
-    n = samples.size
+    if x.size == 0 or _peak(x) <= ceiling:
+        return x
+    n = x.size
     ahead = max(1, int(lookahead * rate))
     behind = max(ahead, int(hold * rate))
     width = ahead + behind + 1
 
-    def needed(a: int, b: int) -> np.ndarray:
-        magnitude = np.abs(samples[a:b])
+    def needed(a: int, b: int) -> Float32Array:
+        magnitude = np.abs(x[a:b])
         return np.minimum(np.float32(1.0), np.float32(ceiling) / np.maximum(magnitude, np.float32(1e-12)))
 
     out = np.empty(n, dtype=np.float32)
@@ -485,30 +322,30 @@ def limit(
         smooth = ((sums[span:] - sums[:-span]) / span).astype(np.float32)
         # guard against float rounding in the average
         smooth = np.minimum(smooth, need[a - n_lo : b - n_lo])
-        out[a:b] = samples[a:b] * smooth
+        out[a:b] = x[a:b] * smooth
     return out
 
 
 def normalize_loudness(
-    samples: np.ndarray, target_lufs: float = TARGET_LUFS, peak_dbfs: float = PEAK_CEILING_DBFS, rate: int = RATE
-) -> np.ndarray:
+    samples: npt.ArrayLike, target_lufs: float = TARGET_LUFS, peak_dbfs: float = PEAK_CEILING_DBFS, rate: int = RATE
+) -> Float32Array:
     """Gain to ``target_lufs``, then limit so true peaks stay below ``peak_dbfs``.
 
     Silent or too-short input (nothing a BS.1770 meter can measure) is returned unchanged.
     """
-    samples = _as_mono_float32(samples)
-    loudness = measure_lufs(samples, rate)
+    x = _as_mono_float32(samples)
+    loudness = measure_lufs(x, rate)
     if not math.isfinite(loudness) or loudness < _SILENCE_LUFS:
-        return samples.copy()
+        return x.copy()
     # a little headroom below the ceiling for inter-sample peaks and 16-bit rounding
     sample_ceiling = peak_dbfs - 0.3
     # limiting takes a little loudness away; find the gain that lands on target (secant steps)
     prev_gain, prev_loudness = 0.0, loudness
     gain = target_lufs - loudness
-    out = samples
+    out = x
     for _ in range(4):
-        out = None  # let the previous attempt go before making the next (peak memory on long texts)
-        out = limit(samples * np.float32(10.0 ** (gain / 20.0)), sample_ceiling, rate)
+        del out  # let the previous attempt go before making the next (peak memory on long texts)
+        out = limit(x * np.float32(10.0 ** (gain / 20.0)), sample_ceiling, rate)
         loudness = measure_lufs(out, rate)
         if not math.isfinite(loudness) or abs(target_lufs - loudness) < 0.15:
             break
@@ -521,12 +358,12 @@ def normalize_loudness(
     return out
 
 
-def silence(seconds: float, rate: int = RATE) -> np.ndarray:
+def silence(seconds: float, rate: int = RATE) -> Float32Array:
     """``seconds`` of digital silence."""
     return np.zeros(max(0, int(round(seconds * rate))), dtype=np.float32)
 
 
-def write_wav(path: str | os.PathLike, samples: np.ndarray, rate: int = RATE, subtype: str = "PCM_16") -> Path:
+def write_wav(path: str | os.PathLike[str], samples: npt.ArrayLike, rate: int = RATE, subtype: str = "PCM_16") -> Path:
     """Write mono WAV atomically (temporary file in the same folder, then rename)."""
     import soundfile as sf
 

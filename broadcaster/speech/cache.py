@@ -13,21 +13,27 @@ import hashlib
 import io
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from broadcaster.fsutil import atomic_file
 
 from .audio import RATE, TARGET_LUFS, write_wav
+from .resample import Float32Array
 
 #: bump when the way audio is produced or stored changes, to invalidate old entries
 FORMAT_VERSION = 1
 
 
-def cache_key(text: str, engine: str, options: dict, rate: int = RATE, target_lufs: float = TARGET_LUFS) -> str:
+def cache_key(
+    text: str, engine: str, options: Mapping[str, object], rate: int = RATE, target_lufs: float = TARGET_LUFS
+) -> str:
     """sha256 (hex) of everything that decides what the cached audio sounds like."""
     payload = json.dumps(
         {"v": FORMAT_VERSION, "text": text, "engine": engine, "options": options, "rate": rate, "lufs": target_lufs},
@@ -49,11 +55,11 @@ def _sha256_file(path: Path) -> str:
 @dataclass(frozen=True)
 class CacheEntry:
     key: str
-    pcm: np.ndarray  # int16, exactly as stored
-    meta: dict
+    pcm: npt.NDArray[np.int16]  # exactly as stored
+    meta: dict[str, Any]  # the JSON sidecar
 
     @property
-    def samples(self) -> np.ndarray:
+    def samples(self) -> Float32Array:
         """float32 in [-1, 1): converted on demand (a pre-render that only checks the entry never pays)."""
         out = self.pcm.astype(np.float32)
         out *= np.float32(1 / 32768)
@@ -114,7 +120,7 @@ class RenderCache:
             return None
         return CacheEntry(key=key, pcm=pcm, meta=meta)
 
-    def put(self, key: str, samples: np.ndarray, meta: dict) -> None:
+    def put(self, key: str, samples: Float32Array, meta: Mapping[str, object]) -> None:
         """Store audio, then its sidecar (both atomic: an entry without a sidecar is ignored)."""
         audio = self.audio_path(key)
         write_wav(audio, samples, self.rate)

@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import BinaryIO, Protocol, runtime_checkable
 
 from broadcaster.fsutil import temp_beside
 
@@ -32,13 +32,19 @@ class Engine(Protocol):
     name: str
     online: bool
 
-    def options(self) -> dict:
+    def options(self) -> dict[str, object]:
         """Every option that changes the sound (part of the cache key)."""
         ...
 
     def synthesize(self, text: str, out_path: Path, timeout: float | None = None) -> None:
         """Write speech for ``text`` to ``out_path`` atomically; raise :class:`EngineError`."""
         ...
+
+
+class _Mp3Source(Protocol):
+    """What synthesize() uses of a ``gtts.gTTS`` object (gTTS ships no type hints)."""
+
+    def write_to_fp(self, fp: BinaryIO) -> None: ...
 
 
 def _discard(path: Path) -> None:
@@ -64,15 +70,15 @@ class GttsEngine:
         self.retries = retries
         self.backoff = backoff
 
-    def options(self) -> dict:
+    def options(self) -> dict[str, object]:
         return {"lang": self.lang, "tld": self.tld, "slow": False, "pre": "tone_marks,end_of_line"}
 
-    def _tts(self, text: str, timeout: float):
+    def _tts(self, text: str, timeout: float) -> _Mp3Source:
         from gtts import gTTS
         from gtts.tokenizer import pre_processors
 
         # gTTS's default abbreviation/word substitutions are English; our normalizer did the rest
-        return gTTS(
+        tts: _Mp3Source = gTTS(
             text,
             lang=self.lang,
             tld=self.tld,
@@ -80,6 +86,7 @@ class GttsEngine:
             pre_processor_funcs=[pre_processors.tone_marks, pre_processors.end_of_line],
             timeout=timeout,
         )
+        return tts
 
     @staticmethod
     def _classify(exc: Exception) -> EngineError:
@@ -161,7 +168,7 @@ class EspeakEngine:
         # a little slower than espeak's 175 wpm: easier to follow from an outdoor loudspeaker
         self.speed = speed
 
-    def options(self) -> dict:
+    def options(self) -> dict[str, object]:
         return {"voice": self.voice, "amplitude": self.amplitude, "speed": self.speed}
 
     def synthesize(self, text: str, out_path: Path, timeout: float | None = None) -> None:

@@ -29,6 +29,7 @@ import numpy as np
 from .audio import RATE, TARGET_LUFS, AudioError, decode_file, normalize_loudness
 from .cache import CacheEntry, RenderCache, cache_key
 from .engines import Engine, EngineError, make_engine
+from .resample import Float32Array
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ class RenderError(Exception):
 
 @dataclass
 class Rendered:
-    audio: np.ndarray | CacheEntry  # a cache hit is decoded only when its samples are asked for
+    audio: Float32Array | CacheEntry  # a cache hit is decoded only when its samples are asked for
     engine: str
     key: str
     from_cache: bool
@@ -52,7 +53,8 @@ class Rendered:
     fallback_reason: str | None = None
 
     @property
-    def samples(self) -> np.ndarray:
+    def samples(self) -> Float32Array:
+        """The levelled audio (float32 mono at RATE), decoded from the cache on first use."""
         if isinstance(self.audio, CacheEntry):
             self.audio = self.audio.samples
         return self.audio
@@ -72,7 +74,7 @@ class _Stats:
     synthesized: int = 0
     from_cache: int = 0
     fallback: int = 0
-    per_engine: dict = field(default_factory=dict)
+    per_engine: dict[str, int] = field(default_factory=dict)
 
 
 def _engines_from(voice: Sequence[str]) -> list[Engine]:
@@ -140,7 +142,7 @@ class SpeechRenderer:
         """New abbreviations (operator edited the file): forget every memoised reading."""
         with self._lock:
             self._abbreviations = value
-            self._spoken = {}
+            self._spoken: dict[str, str] = {}
 
     def render(self, text: str, *, offline: bool = False, deadline: float | None = None) -> Rendered:
         """Speech for ``text`` (levelled to TARGET_LUFS, 48 kHz mono); raises :class:`RenderError`."""
@@ -181,11 +183,11 @@ class SpeechRenderer:
                 return Rendered(samples, engine.name, key, False, index > 0, spoken, "; ".join(errors) or None)
         raise RenderError("không giọng đọc nào tạo được âm thanh — " + "; ".join(errors))
 
-    def health(self) -> dict:
+    def health(self) -> dict[str, dict[str, object]]:
         """Per engine: online?, last ok/failed (epoch seconds), last error, reachable guess."""
         now = self._clock()
         with self._lock:
-            report = {}
+            report: dict[str, dict[str, object]] = {}
             for engine in self.engines:
                 h = self._health[engine.name]
                 if h.last_ok is None and h.last_failed is None:
@@ -240,7 +242,7 @@ class SpeechRenderer:
                 self.stats.fallback += 1
             self.stats.per_engine[name] = self.stats.per_engine.get(name, 0) + 1
 
-    def _synthesize(self, engine: Engine, text: str, deadline: float | None) -> np.ndarray:
+    def _synthesize(self, engine: Engine, text: str, deadline: float | None) -> Float32Array:
         timeout = None
         if engine.online:
             timeout = self.online_timeout if deadline is None else min(self.online_timeout, deadline)
