@@ -85,6 +85,7 @@ def test_phone_formats_decode_to_the_recorded_sound(tmp_path, suffix, codec):
     assert abs(peak_hz - 440) < 15, f"decoded tone at {peak_hz:.0f} Hz"
 
 
+@pytest.mark.slow
 def test_play_refuses_a_text_file_named_mp3_before_the_chime_directly_and_through_the_daemon(tmp_path):
     project = Project(tmp_path)
     project.save()
@@ -108,6 +109,7 @@ def test_play_refuses_a_text_file_named_mp3_before_the_chime_directly_and_throug
 
 
 @needs_ffmpeg
+@pytest.mark.slow
 def test_a_phone_recording_m4a_airs(tmp_path):
     project = Project(tmp_path)
     project.save()

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import subprocess
 
+import pytest
 import soundfile as sf
 from harness import BROADCASTER, Project
+
+pytestmark = pytest.mark.slow  # a CLI process plays in real time
 
 
 def _run(project: Project, *args: str) -> subprocess.CompletedProcess:

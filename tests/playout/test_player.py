@@ -20,6 +20,8 @@ from broadcaster.records import Outcome, Source, StopReason
 from broadcaster.schedule.model import Item, ItemKind, Priority
 from broadcaster.speech.render import SpeechRenderer
 
+pytestmark = pytest.mark.slow  # the player runs in real time: seconds per test
+
 RATE = 48000
 
 
