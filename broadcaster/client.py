@@ -23,11 +23,6 @@ class ApiRefused(Exception):
         self.status = status
 
 
-def state_dir_for(schedule_path: Path) -> Path:
-    """Deprecated spelling of ``Layout.locate(schedule_path).state_dir`` (kept while callers move)."""
-    return Layout.locate(schedule_path).state_dir
-
-
 class Client:
     def __init__(self, state_dir: Path, timeout: float = 10.0) -> None:
         info = state.read_daemon_info(state_dir)

@@ -20,6 +20,7 @@ from typing import Protocol
 SCRIPTS_DIR = "scripts_vi"
 AUDIO_DIR = "audio"
 DEFAULT_STATE_DIR = "state"
+ASRUN_FILE = "asrun.sqlite3"
 TOKEN_FILE = "api-token"
 DAEMON_FILE = "daemon.json"
 ALIVE_FILE = "alive"
@@ -46,6 +47,11 @@ class Layout:
     def of(cls, schedule: _HasPaths) -> Layout:
         """The layout of a loaded schedule."""
         return cls(Path(schedule.base_dir), Path(schedule.state_path))
+
+    @classmethod
+    def at(cls, base_dir: Path) -> Layout:
+        """The default layout of a station folder (for the texts; ``state_dir:`` is not read)."""
+        return cls(Path(base_dir), Path(base_dir) / DEFAULT_STATE_DIR)
 
     @classmethod
     def locate(cls, schedule_path: Path) -> Layout:
@@ -108,7 +114,7 @@ class Layout:
     # -- state ----------------------------------------------------------------------------
     @property
     def asrun_db(self) -> Path:
-        return self.state_dir / "asrun.sqlite3"
+        return self.state_dir / ASRUN_FILE
 
     @property
     def token_file(self) -> Path:

@@ -188,6 +188,33 @@ class Station:
             return f"không đọc được tệp duyệt nội dung ({exc}) — kiểm tra thư mục state/"
         return decision.reason if decision.hold else None
 
+    def prerender(self, schedule: Schedule) -> None:
+        """Render every script and text the schedule uses, so air time never waits on TTS.
+
+        The chimes go first, so the first ad-hoc announcement finds its chime levelled.
+        """
+        from broadcaster.programme import item_text, load_levelled, speech_items
+        from broadcaster.speech.audio import CHIME_LUFS
+
+        chimes = {schedule.defaults.chime, *(slot.chime for slot in schedule.slots)}
+        for chime in filter(None, chimes):
+            try:
+                load_levelled(chime, CHIME_LUFS)
+            except Exception as exc:  # noqa: BLE001 - reported again, with the broadcast, at air time
+                log.error("Không chuẩn bị được nhạc hiệu %s: %s", chime, exc)
+        items = speech_items(schedule)  # the same set `broadcaster render` prepares
+        renderer = self.renderer
+        done = fallback = 0
+        for item in items:
+            try:
+                fallback += bool(renderer.render(item_text(item)).fallback)
+                done += 1
+            except Exception as exc:  # noqa: BLE001 - tried again at air time
+                log.error("Không tạo được giọng đọc cho %s: %s", item.label, exc)
+        _release_freed_memory()
+        note = f", {fallback} bằng giọng ngoại tuyến (mất mạng?)" if fallback else ""
+        log.info("Đã chuẩn bị sẵn giọng đọc cho %d/%d nội dung%s.", done, len(items), note)
+
     def set_grace(self, seconds: float) -> None:
         self.grace_seconds = seconds
         for player in self.players.values():
@@ -227,3 +254,17 @@ def make_renderer(schedule: Schedule, *, strict: bool = False) -> SpeechRenderer
 
     layout = Layout.of(schedule)
     return SpeechRenderer(layout.cache_dir, schedule.defaults.voice, load_operator_words(layout, strict=strict))
+
+
+def _release_freed_memory() -> None:
+    """Hand the heap that rendering freed back to the OS (glibc keeps it otherwise).
+
+    Levelling a long text briefly needs a few large buffers; without a trim the idle daemon
+    stays at its render-time peak for days.
+    """
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        pass

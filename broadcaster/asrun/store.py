@@ -22,10 +22,11 @@ from typing import Any, TypeVar
 
 from broadcaster.asrun.row import DEFAULT_TZ, AsRunRow, row_from_sql
 from broadcaster.asrun.schema import SCHEMA_VERSION, create_statements, migrate_statements
+from broadcaster.layout import ASRUN_FILE
 from broadcaster.records import SETTLED_OUTCOMES, Outcome, Source
 from broadcaster.schedule.model import Priority
 
-LOG_FILENAME = "asrun.sqlite3"
+LOG_FILENAME = ASRUN_FILE  # one spelling, in layout.py
 RECOVER_ERROR = "daemon dừng đột ngột (mất điện/khởi động lại?)"
 #: outcomes a row can be written with by :meth:`AsRunLog.record` (the broadcast never started)
 _NEVER_STARTED = frozenset(Outcome) - {Outcome.STARTED, Outcome.PLAYED, Outcome.INTERRUPTED}

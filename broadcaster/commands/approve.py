@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from broadcaster import ui
 from broadcaster.commands.user import add_password_argument, read_password, state_dir
+from broadcaster.layout import Layout
 
 if TYPE_CHECKING:
     from broadcaster.approval import ApprovalStore, Subject, Unapproved
@@ -70,16 +71,11 @@ def run(args: Any) -> int:
 
 
 def _reader(base: Path) -> Callable[[str], str]:
-    """How the speech engines will read a text (the normalizer, with the project's abbreviations)."""
-    from broadcaster.speech.normalize import load_abbreviations, normalize
+    """How the speech engines will read a text (the normalizer, with the station's word lists)."""
+    from broadcaster.speech.normalize import load_lexicon, normalize
 
-    extra = base / "scripts_vi" / "abbreviations.yaml"
-    try:
-        abbreviations = load_abbreviations(extra if extra.is_file() else None)
-    except ValueError as exc:
-        ui.warn(f"{exc} — dùng bảng viết tắt có sẵn.")
-        abbreviations = load_abbreviations(None)
-    return lambda text: normalize(text, abbreviations)
+    lexicon = load_lexicon(Layout.at(base).scripts_dir)
+    return lambda text: normalize(text, lexicon)
 
 
 def _indented(text: str, prefix: str = "      ") -> str:
@@ -257,7 +253,7 @@ def _subject(args: Any) -> Subject:
                 f"Không đọc được tệp âm thanh '{args.audio}'.", "Kiểm tra đường dẫn (tính từ thư mục có schedule.yaml)."
             ) from None
     name = args.script.strip().removesuffix(".txt")
-    path = base / "scripts_vi" / f"{name}.txt"
+    path = Layout.at(base).script(name)
     if args.revoke and _SCRIPT_NAME.match(name) and not path.exists():  # a deleted script can still be revoked
         return Subject(ItemKind.SCRIPT, name, "")
     if not _SCRIPT_NAME.match(name) or not path.is_file():

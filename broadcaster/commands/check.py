@@ -23,7 +23,9 @@ def check_speech(base_dir, stream=None) -> int:
     from broadcaster.speech.normalize import analyze, load_lexicon
 
     stream = stream or sys.stderr
-    scripts = Path(base_dir) / "scripts_vi"
+    from broadcaster.layout import Layout
+
+    scripts = Layout.at(Path(base_dir)).scripts_dir
     lexicon = load_lexicon(scripts if scripts.is_dir() else None)
     for issue in lexicon.issues:
         print(

@@ -52,18 +52,18 @@ class LogContext:
 def load_context(path: Path) -> LogContext:
     """Find the state directory and time zone; a broken schedule only earns a warning."""
     from broadcaster.asrun import DEFAULT_TZ
-    from broadcaster.client import state_dir_for
+    from broadcaster.layout import Layout
 
     path = Path(path)
     if not path.is_file():
-        fallback = LogContext(path, path.parent / "state", DEFAULT_TZ, None)
+        fallback = LogContext(path, Layout.locate(path).state_dir, DEFAULT_TZ, None)
         ui.warn(
             f"không tìm thấy tệp lịch '{path}'; tìm nhật ký ở '{fallback.state_dir}'. "
             "Dùng --schedule ĐƯỜNG_DẪN nếu lịch ở chỗ khác."
         )
         return fallback
-    # a broken schedule may still name its state_dir: the client reads just that key
-    fallback = LogContext(path, state_dir_for(path), DEFAULT_TZ, None)
+    # a broken schedule may still name its state_dir: Layout.locate reads just that line
+    fallback = LogContext(path, Layout.locate(path).state_dir, DEFAULT_TZ, None)
     try:
         from broadcaster.schedule.load import load_schedule
 

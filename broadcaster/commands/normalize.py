@@ -6,12 +6,14 @@ import sys
 from pathlib import Path
 
 from broadcaster import ui
+from broadcaster.layout import Layout
 
 HELP = "In văn bản đúng như máy sẽ đọc (ngày tháng, số, chữ viết tắt… đã chuyển thành chữ)"
 
-_SCRIPTS = Path("scripts_vi")
-_DEFAULT_FILE = _SCRIPTS / "abbreviations.yaml"
-_PRONUNCIATIONS = _SCRIPTS / "pronunciations.yaml"
+# relative to the current folder, like ./schedule.yaml (layout.py, stdlib only, spells the names)
+_HERE = Layout.at(Path("."))
+_DEFAULT_FILE = _HERE.abbreviations.relative_to(".")
+_PRONUNCIATIONS = _HERE.pronunciations.relative_to(".")
 
 
 def add_arguments(parser) -> None:

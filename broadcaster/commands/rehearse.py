@@ -35,6 +35,24 @@ def _clock_duration(seconds: float) -> str:
     return f"{minutes}:{secs:02d}"
 
 
+def _render_one(b: Any, renderer: Any, target: Path, offline: bool) -> tuple[Any, Any, Path]:
+    """One broadcast's programme, exactly as it would air, written to ``target``."""
+    from broadcaster.programme import build_programme
+    from broadcaster.speech.audio import write_wav
+
+    programme = build_programme(
+        b.items,
+        renderer=renderer,
+        chime=b.chime,
+        repeat=b.repeat,
+        gap_seconds=b.gap_seconds,
+        title=f"{b.slot} {b.at:%H:%M}",
+        offline=offline,
+    )
+    samples = programme.samples()
+    return programme, samples, write_wav(target, samples)
+
+
 def _render_day(
     broadcasts: list[Any], renderer: Any, out_dir: Path, *, offline: bool
 ) -> tuple[list[tuple[str, ...]], list[str], int]:
@@ -42,8 +60,8 @@ def _render_day(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from broadcaster.programme import ProgrammeError, build_programme
-    from broadcaster.speech.audio import measure_lufs, write_wav
+    from broadcaster.programme import ProgrammeError
+    from broadcaster.speech.audio import measure_lufs
     from broadcaster.speech.render import RenderError
 
     console = Console(stderr=True)
@@ -69,17 +87,7 @@ def _render_day(
                 name += "-2"
             used_names.add(name)
             try:
-                programme = build_programme(
-                    b.items,
-                    renderer=renderer,
-                    chime=b.chime,
-                    repeat=b.repeat,
-                    gap_seconds=b.gap_seconds,
-                    title=f"{b.slot} {b.at:%H:%M}",
-                    offline=offline,
-                )
-                samples = programme.samples()
-                target = write_wav(out_dir / f"{name}.wav", samples)
+                programme, samples, target = _render_one(b, renderer, out_dir / f"{name}.wav", offline)
             except (RenderError, ProgrammeError) as exc:
                 failures.append(f"{b.at:%H:%M} {b.slot}: {exc}")
             except OSError as exc:

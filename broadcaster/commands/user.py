@@ -76,9 +76,9 @@ def read_password(args: Any, prompt: str, *, confirm: bool = False) -> str:
 
 def state_dir(args: Any) -> Path:
     """The state folder of the schedule named by ``--schedule`` (even when the schedule is broken)."""
-    from broadcaster.client import state_dir_for
+    from broadcaster.layout import Layout
 
-    return state_dir_for(ui.schedule_path(args))
+    return Layout.locate(ui.schedule_path(args)).state_dir
 
 
 def _list(store: Any) -> int:

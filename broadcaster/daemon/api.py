@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
 from typing import Any, Literal, Protocol
 
 from fastapi import Depends, FastAPI, Request
@@ -131,16 +132,8 @@ def create_app(controller: Controller, token: str, rate_limit: RateLimit | None 
         description="Điều khiển phần mềm phát thanh Loa xã đang chạy: phát ngay, dừng, trạng thái. "
         "Mọi yêu cầu cần tiêu đề 'Authorization: Bearer <mã trong state/api-token>'.",
     )
-    bearer = HTTPBearer(auto_error=False)
     expected = token.encode()
-
-    def authorised(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
-        given = (creds.credentials if creds else "").encode()
-        if not secrets.compare_digest(given, expected):
-            raise ApiError(
-                401, "Thiếu hoặc sai mã truy cập. Dùng lệnh 'broadcaster' trên máy này (mã nằm trong state/api-token)."
-            )
-
+    authorised = _bearer_check(expected)
     errors: dict[int | str, dict[str, Any]] = {code: {"model": ErrorBody} for code in (400, 401, 413, 422, 429)}
 
     _install_error_handlers(app)
@@ -191,6 +184,20 @@ def create_app(controller: Controller, token: str, rate_limit: RateLimit | None 
     limit.token = expected
     app.add_middleware(RateLimit.Middleware, limit=limit)
     return app
+
+
+def _bearer_check(expected: bytes) -> Callable[..., None]:
+    """The dependency every route uses: the state folder's token, compared in constant time."""
+    bearer = HTTPBearer(auto_error=False)
+
+    def authorised(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
+        given = (creds.credentials if creds else "").encode()
+        if not secrets.compare_digest(given, expected):
+            raise ApiError(
+                401, "Thiếu hoặc sai mã truy cập. Dùng lệnh 'broadcaster' trên máy này (mã nằm trong state/api-token)."
+            )
+
+    return authorised
 
 
 def _where(request: Request) -> str:

@@ -31,12 +31,10 @@ from broadcaster.daemon.status import output_missing, snapshot
 from broadcaster.daemon.watch import ScheduleWatcher
 from broadcaster.playout.player import Player, Request
 from broadcaster.playout.sinks import SinkError, open_sink
-from broadcaster.programme import item_text, load_levelled, speech_items
 from broadcaster.records import Outcome, Source
 from broadcaster.schedule.load import load_schedule
 from broadcaster.schedule.model import Broadcast, Output, Priority, Schedule
 from broadcaster.schedule.plan import plan_broadcasts
-from broadcaster.speech.audio import CHIME_LUFS
 from broadcaster.station import MAIN_OUTPUT, Station, StationError
 
 log = logging.getLogger("broadcaster.daemon")
@@ -87,7 +85,7 @@ class Daemon:
             self._next_text(),
         )
         if self.options.prerender:
-            threading.Thread(target=self._prerender, name="prerender", daemon=True).start()
+            self._prerender_in_background()
 
     def _open(self, stack: ExitStack) -> None:
         opts = self.options
@@ -256,7 +254,11 @@ class Daemon:
         self._audit_edits(paths)
         log.info("Đã nạp lại lịch (%s): %s. %s.", shown, diff, self._next_text())
         if self.options.prerender:
-            threading.Thread(target=self._prerender, name="prerender", daemon=True).start()
+            self._prerender_in_background()
+
+    def _prerender_in_background(self) -> None:
+        schedule = self.schedule
+        threading.Thread(target=self.station.prerender, args=(schedule,), name="prerender", daemon=True).start()
 
     def _audit_edits(self, paths: set[Path]) -> None:
         """An edit made by hand in the files, in the audit trail: the schedule with its diff."""
@@ -306,32 +308,6 @@ class Daemon:
                 self.station.set_grace(new.grace_minutes * 60)
                 self.jobs.set_misfire_grace(self.station.grace_seconds)
                 log.info("Đổi thời gian cho phép phát muộn: %g phút.", new.grace_minutes)
-
-    # -- speech -----------------------------------------------------------------------
-    def _prerender(self) -> None:
-        """Render every script and text the schedule uses, so air time never waits on TTS.
-
-        The chimes go first, so the first ad-hoc announcement finds its chime levelled.
-        """
-        schedule, renderer = self.schedule, self.station.renderer
-        chimes = {schedule.defaults.chime, *(slot.chime for slot in schedule.slots)}
-        for chime in filter(None, chimes):
-            try:
-                load_levelled(chime, CHIME_LUFS)
-            except Exception as exc:  # noqa: BLE001 - reported again, with the broadcast, at air time
-                log.error("Không chuẩn bị được nhạc hiệu %s: %s", chime, exc)
-        items = speech_items(schedule)  # the same set `broadcaster render` prepares
-        done = fallback = 0
-        for item in items:
-            try:
-                r = renderer.render(item_text(item))
-                done += 1
-                fallback += bool(r.fallback)
-            except Exception as exc:  # noqa: BLE001 - tried again at air time
-                log.error("Không tạo được giọng đọc cho %s: %s", item.label, exc)
-        _release_freed_memory()
-        note = f", {fallback} bằng giọng ngoại tuyến (mất mạng?)" if fallback else ""
-        log.info("Đã chuẩn bị sẵn giọng đọc cho %d/%d nội dung%s.", done, len(items), note)
 
     # -- control API ------------------------------------------------------------------
     def announce(self, a: Announcement, where: str = "api") -> Accepted:
@@ -420,20 +396,6 @@ class Daemon:
             return "không còn lượt phát nào theo lịch"
         b = nxt[0]
         return f"lượt tiếp theo {b.at.strftime('%H:%M:%S %d/%m/%Y')} ({b.slot})"
-
-
-def _release_freed_memory() -> None:
-    """Hand the heap that rendering freed back to the OS (glibc keeps it otherwise).
-
-    Levelling a long text briefly needs a few large buffers; without a trim the idle daemon
-    stays at its render-time peak for days.
-    """
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc: nothing to do
-        pass
 
 
 def _request_for(b: Broadcast) -> Request:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, time
 from typing import TYPE_CHECKING
 
-from broadcaster import fmt
+from broadcaster import fmt, layout
 from broadcaster.schedule.diagnostics import INVALID, Invalid, did_you_mean
 from broadcaster.schedule.types import (
     AudioFile,
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
     from broadcaster.schedule.model import Item, Priority
 
-SCRIPTS_DIR = "scripts_vi"
+SCRIPTS_DIR = layout.SCRIPTS_DIR
 
 _WEEKDAY_NAMES = [
     ("mon", "monday", "t2", "thu2", "thứ 2", "thứ hai"),
