@@ -158,20 +158,21 @@ def _print_table(
 
     table = Table(title=f"Lịch phát — {escape(title)}", box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("Thời gian", no_wrap=True)
-    table.add_column("Buổi phát", overflow="fold")
+    table.add_column("Buổi phát", overflow="fold", max_width=14)
     table.add_column("Mức", no_wrap=True)
-    table.add_column("Lặp", justify="right", no_wrap=True)
-    table.add_column("Ước tính", justify="right", no_wrap=True)
-    table.add_column("Nội dung", min_width=12, overflow="fold")
+    table.add_column("Ước tính", justify="right", no_wrap=True)  # "×2" (reads) under the duration
+    # whole script names (never "attp-huong-d / an"): the slot name folds instead
+    longest = max((len(_short_label(i)) for b in broadcasts for i in b.items), default=12)
+    table.add_column("Nội dung", min_width=min(max(longest, 12), 30), overflow="fold", ratio=1)
     for b in broadcasts:
         level = b.priority.vi if b.priority.value == 0 else f"[bold yellow]{b.priority.vi}[/]"
         level += _approval_cell(approval(b)[0])  # under the level: no extra column on an 80-column screen
         table.add_row(
-            f"{_WEEKDAY_VI[b.at.weekday()]} {b.at:%d/%m/%Y %H:%M}" + (f":{b.at:%S}" if b.at.second else ""),
+            # day above time: the narrow column leaves "Nội dung" room for whole script names at 80 columns
+            f"{_WEEKDAY_VI[b.at.weekday()]} {b.at:%d/%m/%Y}\n{b.at:%H:%M}" + (f":{b.at:%S}" if b.at.second else ""),
             escape(b.slot),
             level,
-            f"×{b.repeat}",
-            _clock(seconds(b)),
+            f"{_clock(seconds(b))}\n×{b.repeat}",
             escape("\n".join(_short_label(i) for i in b.items)),
         )
     console = Console()
