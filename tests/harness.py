@@ -64,6 +64,17 @@ class Project:
         self.schedule_path = root / "schedule.yaml"
         self.slots: list[dict] = []
 
+    def cli(self, *args: str, stdin: str | None = None, timeout: float = 120.0) -> subprocess.CompletedProcess:
+        """``broadcaster ARGS --schedule <this project>`` as a subprocess (no daemon needed)."""
+        return subprocess.run(
+            [*BROADCASTER, *args, "--schedule", str(self.schedule_path)],
+            cwd=self.root,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
     def write_script(self, slug: str, text: str) -> Path:
         path = self.root / "scripts_vi" / f"{slug}.txt"
         path.write_text(text + "\n", encoding="utf-8")

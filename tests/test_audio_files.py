@@ -8,7 +8,7 @@ import subprocess
 import numpy as np
 import pytest
 import soundfile as sf
-from harness import BROADCASTER, Daemon, Project
+from harness import Daemon, Project
 
 from broadcaster import audiofile
 
@@ -26,16 +26,6 @@ def _phone_recording(tmp_path, suffix: str, codec: list[str]):
     out = tmp_path / f"ghi-am{suffix}"
     subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(wav), *codec, str(out)], check=True)
     return out
-
-
-def _run(project: Project, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [*BROADCASTER, *args, "--schedule", str(project.schedule_path)],
-        cwd=project.root,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 @pytest.mark.parametrize(
@@ -91,7 +81,7 @@ def test_play_refuses_a_text_file_named_mp3_before_the_chime_directly_and_throug
     project.save()
     (tmp_path / "audio" / "x.mp3").write_text("không phải âm thanh\n" * 50)
     out = tmp_path / "out"
-    r = _run(project, "play", "audio/x.mp3", "--output", f"wav:{out}")
+    r = project.cli("play", "audio/x.mp3", "--output", f"wav:{out}")
     assert r.returncode == 1 and "không phải âm thanh" in r.stderr and "Traceback" not in r.stderr
     assert "amply" not in r.stderr  # the cause is the file, not the loudspeaker
     assert not out.exists() or not list(out.iterdir()), "something reached the output"
@@ -116,7 +106,7 @@ def test_a_phone_recording_m4a_airs(tmp_path):
     m4a = _phone_recording(tmp_path, ".m4a", ["-c:a", "aac", "-b:a", "64k"])
     shutil.move(m4a, tmp_path / "audio" / "ghi-am.m4a")
     out = tmp_path / "out"
-    r = _run(project, "play", "audio/ghi-am.m4a", "--no-chime", "--output", f"wav:{out}")
+    r = project.cli("play", "audio/ghi-am.m4a", "--no-chime", "--output", f"wav:{out}")
     assert r.returncode == 0, r.stderr
     [wav] = list(out.glob("*.wav"))
     data, rate = sf.read(wav, dtype="float32", always_2d=True)

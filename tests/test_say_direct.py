@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
 import soundfile as sf
-from harness import BROADCASTER, Project
+from harness import Project
 
 pytestmark = pytest.mark.slow  # a CLI process plays in real time
-
-
-def _run(project: Project, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [*BROADCASTER, *args, "--schedule", str(project.schedule_path)],
-        cwd=project.root,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def test_say_without_daemon_plays_directly_and_logs(tmp_path):
     project = Project(tmp_path)
     project.save()
     out = tmp_path / "out"
-    r = _run(project, "say", "Kính thưa bà con, thông báo khẩn.", "--priority", "priority", "--output", f"wav:{out}")
+    r = project.cli("say", "Kính thưa bà con, thông báo khẩn.", "--priority", "priority", "--output", f"wav:{out}")
     assert r.returncode == 0, r.stderr
     assert "Không thấy phần mềm phát thanh đang chạy" in r.stderr and "Đã phát xong" in r.stdout
     (wav,) = out.glob("*.wav")
@@ -39,10 +27,10 @@ def test_say_without_daemon_plays_directly_and_logs(tmp_path):
 def test_play_refuses_paths_outside_the_project_and_unknown_scripts(tmp_path):
     project = Project(tmp_path)
     project.save()
-    r = _run(project, "play", "/etc/passwd.wav", "--output", f"wav:{tmp_path / 'out'}")
+    r = project.cli("play", "/etc/passwd.wav", "--output", f"wav:{tmp_path / 'out'}")
     assert r.returncode == 1 and "audio/ hoặc scripts_vi/" in r.stderr and "Traceback" not in r.stderr
-    r = _run(project, "play", "khong-co-bai-nay", "--output", f"wav:{tmp_path / 'out'}")
+    r = project.cli("play", "khong-co-bai-nay", "--output", f"wav:{tmp_path / 'out'}")
     assert r.returncode == 1 and "Không có bài đọc" in r.stderr
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
-    r = _run(project, "play", "thu", "--no-chime", "--output", f"wav:{tmp_path / 'out'}")
+    r = project.cli("play", "thu", "--no-chime", "--output", f"wav:{tmp_path / 'out'}")
     assert r.returncode == 0, r.stderr

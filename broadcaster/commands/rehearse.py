@@ -58,8 +58,8 @@ def _render_day(
 ) -> tuple[list[tuple[str, ...]], list[str], int]:
     """Write each broadcast's programme to ``out_dir``: table rows, failures, offline-voice parts."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    from broadcaster.commands.render import progress_bar
     from broadcaster.programme import ProgrammeError
     from broadcaster.speech.audio import measure_lufs
     from broadcaster.speech.render import RenderError
@@ -69,15 +69,7 @@ def _render_day(
     failures: list[str] = []
     fallback_parts = 0
     used_names: set[str] = set()
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as progress:
+    with progress_bar(console) as progress:
         task = progress.add_task("Đang tập dượt", total=len(broadcasts))
         for b in broadcasts:
             hhmm = b.at.strftime("%H%M")

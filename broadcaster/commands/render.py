@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 from broadcaster.ui import add_schedule_argument, error, load_schedule_or_report, schedule_path, warn
 
@@ -16,6 +17,14 @@ def add_arguments(parser) -> None:
         help="không dùng Internet: chỉ dùng giọng ngoại tuyến (espeak-ng) và âm thanh đã có sẵn",
     )
     add_schedule_argument(parser)
+
+
+def progress_bar(console: Any) -> Any:
+    """The progress bar of long preparations (``render``, ``rehearse``), gone when done."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    return Progress(*columns, TimeElapsedColumn(), console=console, transient=True)
 
 
 def make_renderer(schedule):
@@ -53,7 +62,6 @@ def fallback_note(renderer, fallback_count: int, offline: bool) -> str | None:
 
 def run(args) -> int:
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from broadcaster.programme import ProgrammeError, item_text, speech_items
     from broadcaster.speech.render import RenderError
@@ -73,15 +81,7 @@ def run(args) -> int:
     console = Console(stderr=True)
     synthesized = cached = fallback = 0
     failures: list[str] = []
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as progress:
+    with progress_bar(console) as progress:
         task = progress.add_task("Đang chuẩn bị giọng đọc", total=len(items))
         for item in items:
             progress.update(task, description=f"Đang đọc {item.label}")

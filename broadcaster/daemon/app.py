@@ -194,17 +194,7 @@ class Daemon:
                 self.station.player.submit(_request_for(b))
             elif b.key not in interrupted:
                 reason = f"phần mềm không chạy lúc đến giờ (trễ {fmt.duration(late)} khi khởi động lại)"
-                asrun.record(
-                    key=b.key,
-                    planned_at=b.at,
-                    source=Source.SCHEDULE,
-                    slot=b.slot,
-                    title=b.slot,
-                    items=[i.label for i in b.items],
-                    priority=b.priority.label,
-                    status=Outcome.MISSED,
-                    error=reason,
-                )
+                asrun.record(**Player.row_fields(_request_for(b)), status=Outcome.MISSED, error=reason)
                 log.warning("BỎ LỠ %s: %s", b.key, reason)
 
     def _extend_horizon(self) -> None:
@@ -312,16 +302,7 @@ class Daemon:
     # -- control API ------------------------------------------------------------------
     def announce(self, a: Announcement, where: str = "api") -> Accepted:
         try:
-            req = make_request(
-                self.schedule,
-                text=a.text,
-                script=a.script,
-                audio=a.audio,
-                priority=a.priority,
-                repeat=a.repeat,
-                chime=a.chime,
-                by=a.by,
-            )
+            req = make_request(self.schedule, **a.model_dump())  # the body's fields are its arguments
         except AdhocRefused as exc:
             raise ApiError(400, str(exc)) from None
         held = self.station.admit(req)

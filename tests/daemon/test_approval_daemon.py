@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-import subprocess
 from datetime import timedelta
 
 import pytest
-from harness import BROADCASTER, Daemon, Project, local_now
+from harness import Daemon, Project, local_now
 
 pytestmark = pytest.mark.slow
 
 PASSWORD = "mat-khau-duyet-1"
-
-
-def _cli(project: Project, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [*BROADCASTER, *args, "--schedule", str(project.schedule_path)],
-        cwd=project.root,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def _save(project: Project) -> None:
@@ -38,9 +26,9 @@ def test_unapproved_is_held_then_airs_once_approved_an_edit_voids_it_and_emergen
     project = Project(tmp_path)
     project.slot("mot", local_now() + timedelta(seconds=6))
     _save(project)
-    r = _cli(project, "user", "add", "duyet", "--role", "approver", "--password-stdin", stdin=PASSWORD + "\n")
+    r = project.cli("user", "add", "duyet", "--role", "approver", "--password-stdin", stdin=PASSWORD + "\n")
     assert r.returncode == 0, r.stderr
-    r = _cli(project, "check")
+    r = project.cli("check")
     assert r.returncode == 0 and "thu" in r.stderr and "duyệt" in r.stderr, r.stderr  # said ahead of time
     d = Daemon(project, {}, output="null").start()
     try:
@@ -49,7 +37,7 @@ def test_unapproved_is_held_then_airs_once_approved_an_edit_voids_it_and_emergen
         status = d.cli("status")
         assert "CHƯA DUYỆT" in status.stdout, status.stdout
 
-        r = _cli(project, "approve", "thu", "--by", "duyet", "--password-stdin", stdin=PASSWORD + "\n")
+        r = project.cli("approve", "thu", "--by", "duyet", "--password-stdin", stdin=PASSWORD + "\n")
         assert r.returncode == 0, r.stderr
         project.slot("hai", local_now() + timedelta(seconds=5))
         _save(project)
@@ -72,7 +60,7 @@ def test_unapproved_is_held_then_airs_once_approved_an_edit_voids_it_and_emergen
         assert d.terminate() == 0
     rows = project.asrun_rows()
     assert [r["status"] for r in rows if r["priority"] == "emergency"] == ["played"]
-    reviews = _cli(project, "approve", "--reviews")
+    reviews = project.cli("approve", "--reviews")
     assert reviews.returncode == 0 and "Khẩn cấp: chưa kịp duyệt" in reviews.stdout, reviews.stdout
-    pending = _cli(project, "approve", "--pending")
+    pending = project.cli("approve", "--pending")
     assert "Thông báo chưa duyệt" in pending.stdout and "nội dung đã bị sửa" in pending.stdout, pending.stdout
