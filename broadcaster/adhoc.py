@@ -79,8 +79,12 @@ def make_request(
     repeat: int = 1,
     chime: bool = True,
     by: str | None = None,
+    zones: list[str] | tuple[str, ...] | None = None,
 ) -> Request:
-    """Validate one announcement (exactly one of text, script, audio) into a Request."""
+    """Validate one announcement (exactly one of text, script, audio) into a Request.
+
+    ``zones`` names the loudspeaker clusters; None or empty = every zone.
+    """
     given = [v for v in (text, script, audio) if v is not None]
     if len(given) != 1:
         raise AdhocRefused("Cần đúng một trong: văn bản (text), tên bài đọc (script) hoặc tệp âm thanh (audio).")
@@ -92,6 +96,7 @@ def make_request(
         ) from None
     if not 1 <= repeat <= MAX_REPEAT:
         raise AdhocRefused(f"Số lần đọc phải từ 1 đến {MAX_REPEAT}.")
+    chosen = check_zones(schedule, zones)
     layout = Layout.of(schedule)
     if text is not None:
         item, title = _text_item(text)
@@ -112,7 +117,21 @@ def make_request(
         by=by or "người vận hành",
         # An emergency never waits on the network: the offline voice speaks at once.
         offline=level is Priority.EMERGENCY,
+        zones=chosen,
     )
+
+
+def check_zones(schedule: Schedule, zones: list[str] | tuple[str, ...] | None) -> tuple[str, ...] | None:
+    """The zones asked for, checked against the schedule's; None = all."""
+    if not zones:
+        return None
+    known = list(schedule.zones)
+    if not known:
+        raise AdhocRefused("Lịch chưa khai báo vùng loa nào ('zones:'): bỏ lựa chọn vùng để phát ở loa chính.")
+    unknown = [z for z in zones if z not in schedule.zones]
+    if unknown:
+        raise AdhocRefused(f"Không có vùng {', '.join(unknown)}. Các vùng trong lịch: {', '.join(known)}.")
+    return tuple(dict.fromkeys(zones))
 
 
 def adhoc_action(request: Request) -> str:
@@ -123,12 +142,15 @@ def adhoc_action(request: Request) -> str:
 def adhoc_detail(request: Request) -> dict[str, Any]:
     """What the audit trail keeps of an announcement."""
     item = request.items[0]
-    return {
+    detail: dict[str, Any] = {
         "key": request.key,
         "priority": request.priority.label,
         str(item.kind): item.value,
         "repeat": request.repeat,
     }
+    if request.zones:
+        detail["zones"] = list(request.zones)
+    return detail
 
 
 def play_direct(schedule: Schedule, body: dict[str, Any], output: str | int | None = None) -> dict[str, Any]:
@@ -137,27 +159,32 @@ def play_direct(schedule: Schedule, body: dict[str, Any], output: str | int | No
     Returns the player's result (``status``, ``error``, ``seconds``); raises AdhocRefused
     before anything airs when the request or the station cannot be used.
     """
-    from broadcaster.station import MAIN_OUTPUT, Station, StationError
+    from broadcaster.station import Station, StationError, zone_outputs
 
     request = make_request(schedule, by=DIRECT_BY, **body)
     if isinstance(output, str) and output.isdigit():
         output = int(output)
-    done = threading.Event()
+    outputs = zone_outputs(schedule, output)
+    if request.zones:
+        outputs = {name: spec for name, spec in outputs.items() if name in request.zones}
+    finished = threading.Semaphore(0)
 
     def on_event(kind: str, _data: dict[str, Any]) -> None:
         if kind != Outcome.STARTED:
-            done.set()
+            finished.release()
 
-    device = output if output is not None else schedule.output.device
     try:
-        station = Station(schedule, outputs={MAIN_OUTPUT: device}, on_event=on_event).open()
+        station = Station(schedule, outputs=outputs, on_event=on_event).open()
     except StationError as exc:
         raise AdhocRefused(str(exc)) from None
     station.audit(who=DIRECT_BY, where="cli", action=adhoc_action(request), detail=adhoc_detail(request))
     try:
-        station.player.submit(request)
-        done.wait()
-        result = station.player.last_result
+        for player in station.players.values():
+            player.submit(request)
+        for _ in station.players:  # every zone's player says once when its broadcast has ended
+            finished.acquire()
+        results = [p.last_result for p in station.players.values() if p.last_result]
     finally:
         station.close()
-    return result or {"status": Outcome.FAILED, "error": "không rõ", "seconds": 0.0}
+    failed = [r for r in results if r.get("status") != Outcome.PLAYED]
+    return (failed or results or [{"status": Outcome.FAILED, "error": "không rõ", "seconds": 0.0}])[0]

@@ -141,8 +141,8 @@ def subject_for(item: Item) -> Subject | None:
     try:
         if item.kind is ItemKind.TEXT:
             return text_subject(item.value)
-        if item.path is None:
-            return None
+        if item.kind is ItemKind.RELAY or item.path is None:
+            return None  # a relay is the upper-level station's own programme: not the commune's to approve
         if item.kind is ItemKind.SCRIPT:
             return script_subject(item.value, Path(item.path).read_text(encoding="utf-8"))
         return audio_subject(Path(item.path))

@@ -141,6 +141,21 @@ class Layout:
         return self.state_dir / "audit.jsonl"
 
     @property
+    def schedule_versions_dir(self) -> Path:
+        """Every saved version of schedule.yaml, with who saved it (the console keeps them)."""
+        return self.state_dir / "schedule-versions"
+
+    @property
+    def icecast_password_file(self) -> Path:
+        """The Icecast source password (0600), when not given by LOA_XA_ICECAST_PASSWORD."""
+        return self.state_dir / "icecast-password"
+
+    @property
+    def sessions_db(self) -> Path:
+        """The web console's login sessions."""
+        return self.state_dir / "sessions.sqlite3"
+
+    @property
     def report_settings(self) -> Path:
         """Names and signer of the report to the Sở (``report.yaml`` beside the schedule)."""
         return self.base_dir / "report.yaml"

@@ -13,14 +13,14 @@ import concurrent.futures
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from . import audiofile
-from .schedule.model import Item, ItemKind
+from .schedule.model import Item, ItemKind, has_relay
 from .speech.audio import (
     CHIME_LUFS,
     RATE,
@@ -79,6 +79,8 @@ class Part:
     label: str
     kind: str
     _job: _Job = field(repr=False)
+    #: a live part (a relay): blocks come from this as they arrive, ``audio()`` is empty
+    stream: Callable[[threading.Event], Iterator[np.ndarray]] | None = field(default=None, repr=False)
 
     def audio(self, timeout: float | None = None) -> np.ndarray:
         """Levelled samples; blocks until rendered and raises if rendering failed."""
@@ -169,11 +171,31 @@ def load_levelled(path: Path, target_lufs: float) -> np.ndarray:
     return samples
 
 
+def relay_stream(item: Item, renderer: SpeechRenderer, offline: bool) -> Callable[[threading.Event], Iterator[np.ndarray]]:
+    """The live part of a relay: the upper-level stream for ``item.seconds``, or its fallback."""
+
+    def blocks(stop: threading.Event) -> Iterator[np.ndarray]:
+        from .relay import relay_blocks
+
+        fallback = None
+        if item.fallback is not None:
+            stand_in = item.fallback
+
+            def fallback() -> np.ndarray:
+                return renderer.render(item_text(stand_in), offline=offline).samples  # levelled by the renderer
+
+        yield from relay_blocks(item, RATE, stop, fallback=fallback)
+
+    return blocks
+
+
 def speech_items(schedule) -> list[Item]:
     """Unique script/text items of every slot (disabled ones too), in schedule order."""
     seen: dict[tuple, Item] = {}
     for slot in schedule.slots:
         for item in slot.play:
+            if item.kind is ItemKind.RELAY and item.fallback is not None:
+                item = item.fallback  # noqa: PLW2901 - a relay's stand-in is rendered ahead like any script
             if item.kind in (ItemKind.SCRIPT, ItemKind.TEXT):
                 seen.setdefault((item.kind, item.value), item)
     return list(seen.values())
@@ -196,6 +218,8 @@ def item_text(item: Item) -> str:
 
 
 def _item_job_fn(item: Item, renderer: SpeechRenderer, offline: bool, deadline: float | None) -> Callable[[], _Result]:
+    if item.kind is ItemKind.RELAY:
+        return lambda: _Result(np.zeros(0, np.float32))  # live: its audio comes from ``Part.stream``
     if item.kind is ItemKind.AUDIO:
 
         def run_audio() -> _Result:
@@ -231,6 +255,8 @@ def build_programme(
     With an ``executor`` speech renders in the background (parts resolve when asked);
     without one everything renders now. The chime is decoded here, so it is always ready.
     """
+    if has_relay(items):
+        repeat, chime = 1, None  # the upper-level station brings its own (plan.py says the same)
     repeat = max(1, int(repeat))
     parts: list[Part] = []
     if chime is not None:
@@ -248,7 +274,11 @@ def build_programme(
         for i, item in enumerate(items):
             if i > 0 and item_pause > 0:
                 parts.append(Part("pause", "silence", _Job.done_with(_Result(silence(item_pause)))))
+            job = jobs[(item.kind, item.value, str(item.path))]
+            if item.kind is ItemKind.RELAY:
+                parts.append(Part(item.label, "relay", job, stream=relay_stream(item, renderer, offline)))
+                continue
             kind = "audio" if item.kind is ItemKind.AUDIO else "speech"
-            parts.append(Part(item.label, kind, jobs[(item.kind, item.value, str(item.path))]))
+            parts.append(Part(item.label, kind, job))
     parts.append(Part("tail", "silence", _Job.done_with(_Result(silence(max(0.5, tail_seconds))))))
     return Programme(rate=RATE, parts=parts, title=title)

@@ -25,6 +25,7 @@ from broadcaster.records import Source
 if TYPE_CHECKING:
     from broadcaster.asrun import AsRunLog
     from broadcaster.playout.player import Player, Request
+    from broadcaster.playout.sink import Sink
     from broadcaster.programme import Programme
     from broadcaster.schedule.model import Schedule
     from broadcaster.speech.normalize import Lexicon
@@ -37,6 +38,29 @@ MAIN_OUTPUT = "main"
 #: Ad-hoc announcements: the chime plays while speech renders; the online voice gets until the
 #: chime ends, otherwise the offline voice speaks (README, "Phát ngay").
 ADHOC_ONLINE_DEADLINE_S = 1.5
+
+
+def zone_outputs(schedule: Schedule, override: str | int | None = None) -> dict[str, Any]:
+    """Output name → sink spec: one per zone, or the one ``output.device`` of a zoneless schedule.
+
+    ``override`` (``--output``) replaces the sound card of every card zone; ``wav:DIR`` gives each
+    zone its own folder, so practice runs keep the zones apart.
+    """
+    from dataclasses import replace
+
+    if not schedule.zones:
+        return {MAIN_OUTPUT: override if override is not None else schedule.output.device}
+    out: dict[str, Any] = {}
+    for name, zone in schedule.zones.items():
+        if override is not None and zone.icecast is None:
+            spec = (
+                f"{override.rstrip('/')}/{name}"
+                if isinstance(override, str) and override.startswith("wav:")
+                else override
+            )
+            zone = replace(zone, device=spec)
+        out[name] = zone
+    return out
 
 
 class StationError(Exception):
@@ -81,7 +105,7 @@ class Station:
             if self._outputs:
                 self.asrun = self._open_asrun(stack)
                 for name, spec in self._outputs.items():
-                    self.players[name] = self._open_player(stack, spec)
+                    self.players[name] = self._open_player(stack, name, spec)
             self._stack = stack.pop_all()
         return self
 
@@ -106,15 +130,11 @@ class Station:
         stack.callback(asrun.close)
         return asrun
 
-    def _open_player(self, stack: ExitStack, spec: Any) -> Player:
+    def _open_player(self, stack: ExitStack, name: str, spec: Any) -> Player:
         assert self.asrun is not None  # opened before the players
         from broadcaster.playout.player import Player
-        from broadcaster.playout.sinks import SinkError, open_sink
 
-        try:
-            sink = open_sink(spec)
-        except SinkError as exc:
-            raise StationError(str(exc)) from None
+        sink = self._open_sink(name, spec)
         player = Player(
             sink=sink,
             asrun=self.asrun,
@@ -122,10 +142,39 @@ class Station:
             grace_seconds=self.grace_seconds,
             on_event=self._on_event,
             admit=self.admit,
+            zone=name if self.schedule.zones else None,
         )
         player.start()
         stack.callback(player.shutdown)
         return player
+
+    def _open_sink(self, name: str, spec: Any) -> Sink:
+        """A zone's output; a zone that cannot open gets an output that says why at air time.
+
+        One zone's broken output (Icecast password missing, bad device) must not keep the
+        other zones off the air, so only the one output of a zoneless schedule is fatal.
+        """
+        from broadcaster.playout.sinks import SinkError, UnavailableSink, open_sink
+        from broadcaster.schedule.model import Zone
+
+        try:
+            if not isinstance(spec, Zone):
+                return open_sink(spec)
+            if spec.icecast is None:
+                return open_sink(spec.output)
+            from broadcaster.zones.icecast import IcecastSink
+            from broadcaster.zones.secrets import ZoneConfigError, source_password
+
+            try:
+                password = source_password(self.layout)
+            except ZoneConfigError as exc:
+                raise SinkError(str(exc)) from None
+            return IcecastSink(spec.icecast, password, name=name, send_ahead_s=spec.delay_ms / 1000)
+        except SinkError as exc:
+            if not self.schedule.zones:
+                raise StationError(str(exc)) from None
+            log.error("Vùng %s: không mở được đầu ra (%s). Các vùng khác vẫn phát.", name, exc)
+            return UnavailableSink(f"vùng {name}", str(exc))
 
     # -- what the parts share ---------------------------------------------------------------
     @property

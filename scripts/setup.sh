@@ -9,9 +9,10 @@ cd "$(dirname "$0")/.."
 want_test=0
 [ "${1:-}" = "--test" ] && want_test=1
 
-packages=(python3 python3-venv python3-pip espeak-ng libportaudio2 libsndfile1 alsa-utils ffmpeg)
+packages=(python3 python3-venv python3-pip espeak-ng libportaudio2 libsndfile1 alsa-utils ffmpeg icecast2)
 if [ "$want_test" = 1 ]; then
-  packages+=(pulseaudio pulseaudio-utils libasound2-plugins)
+  # chromium + fonts-noto-core: the console's browser tests (Playwright drives Debian's Chromium)
+  packages+=(pulseaudio pulseaudio-utils libasound2-plugins chromium fonts-noto-core)
 fi
 
 missing=()

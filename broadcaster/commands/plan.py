@@ -34,8 +34,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _short_label(item: Item) -> str:
     """A script is known by its slug alone in the table; text and audio keep their prefix."""
+    from broadcaster.schedule.model import ItemKind
+
+    if item.kind is ItemKind.RELAY:
+        return "tiếp sóng " + item.value.split("://", 1)[-1]
     label = item.label
     return label.removeprefix("script:")
+
+
+def zones_of(b: Broadcast, schedule: Schedule) -> list[str]:
+    """The zones a broadcast airs in ([] when the schedule has no zones: the one output)."""
+    return list(b.zones) if b.zones is not None else list(schedule.zones)
 
 
 def _clock(seconds: float) -> str:
@@ -112,7 +121,10 @@ def run(args: Any) -> int:
     if args.json:
         import json
 
-        print(json.dumps(_json_rows(broadcasts, seconds, approval), ensure_ascii=False, indent=2))
+        rows = _json_rows(broadcasts, seconds, approval)
+        for row, b in zip(rows, broadcasts, strict=True):
+            row["zones"] = zones_of(b, schedule)
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
         return 0
     c = schedule.campaign
     if not broadcasts:
@@ -173,7 +185,7 @@ def _print_table(
             escape(b.slot),
             level,
             f"{_clock(seconds(b))}\n×{b.repeat}",
-            escape("\n".join(_short_label(i) for i in b.items)),
+            escape("\n".join([_short_label(i) for i in b.items] + ([f"→ {', '.join(b.zones)}"] if b.zones else []))),
         )
     console = Console()
     console.print(table)

@@ -24,6 +24,12 @@ def add_priority_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="THIẾT_BỊ",
         help="chỉ khi phần mềm chưa chạy: thiết bị âm thanh để phát trực tiếp ('wav:THƯ_MỤC' để ghi tệp)",
     )
+    parser.add_argument(
+        "--zone",
+        action="append",
+        metavar="VÙNG",
+        help="chỉ phát ở vùng loa này (ghi nhiều lần cho nhiều vùng; mặc định: mọi vùng)",
+    )
     ui.add_schedule_argument(parser)
 
 
@@ -44,6 +50,8 @@ def announce(args, body: dict) -> int:
     from broadcaster.client import ApiRefused, DaemonNotRunning, connect
 
     body = {**body, "priority": args.priority, "repeat": args.repeat, "chime": not args.no_chime}
+    if getattr(args, "zone", None):
+        body["zones"] = args.zone
     path = ui.schedule_path(args)
     if not path.is_file():
         return ui.error(

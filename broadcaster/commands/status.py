@@ -62,6 +62,7 @@ def render(s: dict) -> list[str]:
     lines.append(f"Chiến dịch: {c['name']} ({start} → {end}), {window}")
     out = s["output"]
     lines.append(f"Đầu ra: {out.get('name', out)}")
+    lines.extend(zone_lines(s.get("zones") or []))
     now = s.get("now_playing")
     if now:
         since = datetime.fromtimestamp(now["since"], tz).strftime("%H:%M:%S")
@@ -100,6 +101,31 @@ def render(s: dict) -> list[str]:
     lines.extend(f"  {_voice(name, h)}" for name, h in (s.get("engines") or {}).items())
     if s.get("adhoc_voice_rule"):
         lines.append(s["adhoc_voice_rule"])
+    return lines
+
+
+def zone_lines(zones: list[dict]) -> list[str]:
+    """One line per zone (output, on air, queue, receivers) and one per receiver that is not well."""
+    if not zones:
+        return []
+    lines = [f"Vùng loa ({len(zones)}):"]
+    for z in zones:
+        out = z["output"]
+        if z["kind"] == "icecast":
+            link = "đã kết nối" if out.get("connected") else "MẤT KẾT NỐI"
+            where = f"Icecast {out.get('url', '')} ({link})"
+        else:
+            where = str(out.get("name", "card âm thanh"))
+        now = z.get("now_playing")
+        airing = f"đang phát {now['title']}" if now else "không phát"
+        receivers = z.get("receivers") or []
+        heard = f"; máy thu {z.get('receivers_alive', 0)}/{len(receivers)} đang nhận tiếng" if receivers else ""
+        if z["kind"] == "icecast" and not receivers:
+            heard = "; chưa có máy thu nào báo về"
+        lines.append(f"  {z['name']}: {where} — {airing}; hàng chờ {z.get('queue', 0)}{heard}")
+        for r in receivers:
+            if not r.get("alive"):
+                lines.append(f"    máy thu {r['name']}: {r.get('state_vi', r.get('state'))}")
     return lines
 
 

@@ -22,20 +22,21 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from broadcaster import fmt
 from broadcaster.adhoc import AdhocRefused, adhoc_action, adhoc_detail, make_request
-from broadcaster.daemon import state
+from broadcaster.daemon import state, zones
 from broadcaster.daemon.api import Accepted, Announcement, ApiError
 from broadcaster.daemon.jobs import JobSync
 from broadcaster.daemon.server import ApiServer, ServerError
 from broadcaster.daemon.snapshot import StatusSnapshot
 from broadcaster.daemon.status import output_missing, snapshot
 from broadcaster.daemon.watch import ScheduleWatcher
+from broadcaster.daemon.zones import Receivers
 from broadcaster.playout.player import Player, Request
 from broadcaster.playout.sinks import SinkError, open_sink
-from broadcaster.records import Outcome, Source
+from broadcaster.records import SETTLED_OUTCOMES, Outcome, Source
 from broadcaster.schedule.load import load_schedule
 from broadcaster.schedule.model import Broadcast, Output, Priority, Schedule
 from broadcaster.schedule.plan import plan_broadcasts
-from broadcaster.station import MAIN_OUTPUT, Station, StationError
+from broadcaster.station import Station, StationError, zone_outputs
 
 log = logging.getLogger("broadcaster.daemon")
 
@@ -96,11 +97,11 @@ class Daemon:
             log.warning("%s", w)
         self.schedule: Schedule = result.schedule
         self._schedule_text = _read_text(opts.schedule_path)
-        device = opts.output if opts.output is not None else self.schedule.output.device
         grace_minutes = opts.grace_minutes if opts.grace_minutes is not None else self.schedule.output.grace_minutes
         self.station = stack.enter_context(
-            Station(self.schedule, outputs={MAIN_OUTPUT: device}, grace_seconds=grace_minutes * 60)
+            Station(self.schedule, outputs=zone_outputs(self.schedule, opts.output), grace_seconds=grace_minutes * 60)
         )
+        self.receivers = Receivers()
         state_dir = self.station.layout.state_dir
         assert self.station.asrun is not None  # a station with outputs has its log
         recovered = self.station.asrun.recover()
@@ -156,7 +157,7 @@ class Daemon:
             if b.key in self._fired:
                 return
             self._fired.add(b.key)
-        self.station.player.submit(_request_for(b))
+        zones.submit(self.station.players, _request_for(b))
 
     def _catch_up(self) -> None:
         """Broadcasts that passed while the daemon was down: late start within grace, else ``missed``."""
@@ -179,23 +180,25 @@ class Daemon:
         ]
         if not past:
             return
-        settled = asrun.settled_keys([b.key for b in past])
-        interrupted = {
-            r.key for r in asrun.rows(start=since.astimezone(tz).date(), tz=tz) if r.status == Outcome.INTERRUPTED
-        }
+        rows = asrun.rows(start=since.astimezone(tz).date(), tz=tz)
+        settled = {(r.key, r.zone) for r in rows if r.status in SETTLED_OUTCOMES}
+        interrupted = {(r.key, r.zone) for r in rows if r.status == Outcome.INTERRUPTED}
         for b in past:
-            if b.key in settled:
-                continue
             late = (now - b.at).total_seconds()
             with self._lock:
                 self._fired.add(b.key)
-            if late <= grace:
-                log.warning("Phát muộn %s (trễ %.0f giây, trong thời gian cho phép).", b.key, late)
-                self.station.player.submit(_request_for(b))
-            elif b.key not in interrupted:
-                reason = f"phần mềm không chạy lúc đến giờ (trễ {fmt.duration(late)} khi khởi động lại)"
-                asrun.record(**Player.row_fields(_request_for(b)), status=Outcome.MISSED, error=reason)
-                log.warning("BỎ LỠ %s: %s", b.key, reason)
+            # per zone: a zone that aired it keeps it; one that did not gets it late, or a 'missed' row
+            for player in zones.targets(self.station.players, b.zones):
+                if (b.key, player.zone) in settled:
+                    continue
+                req = _request_for(b)
+                if late <= grace:
+                    log.warning("Phát muộn %s (trễ %.0f giây, trong thời gian cho phép).", b.key, late)
+                    player.submit(req)
+                elif (b.key, player.zone) not in interrupted:
+                    reason = f"phần mềm không chạy lúc đến giờ (trễ {fmt.duration(late)} khi khởi động lại)"
+                    asrun.record(**Player.row_fields(req, player.zone), status=Outcome.MISSED, error=reason)
+                    log.warning("BỎ LỠ %s: %s", b.key, reason)
 
     def _extend_horizon(self) -> None:
         with self._lock:
@@ -203,15 +206,17 @@ class Daemon:
 
     def _heartbeat(self) -> None:
         state.touch_alive(self.station.layout.state_dir)
-        player = self.station.player
-        now = player.now_playing()
+        players = self.station.players.values()
+        on_air = [f"{p.zone + ': ' if p.zone else ''}{now['title']}" for p in players if (now := p.now_playing())]
         log.info(
             "Nhịp tim: đang chạy %s; %s; hàng chờ %d; %s.",
             fmt.duration(time.time() - self.started_at),
-            f"đang phát {now['title']}" if now else "không phát",
-            len(player.queued()),
+            f"đang phát {', '.join(on_air)}" if on_air else "không phát",
+            sum(len(p.queued()) for p in players),
             self._next_text(),
         )
+        for r in self.receivers.lost():
+            log.warning("Cụm loa %s (vùng %s): %s.", r["name"], r["zone"] or "?", r["state_vi"])
 
     # -- hot reload -------------------------------------------------------------------
     def _on_files_changed(self, paths: set[Path]) -> None:
@@ -236,9 +241,11 @@ class Daemon:
         with self._lock:
             old, self.schedule = self.schedule, result.schedule
             self.station.reload_speech(self.schedule, names)
-            self._apply_output(old.output, self.schedule.output)
-            if (old.api, old.state_path) != (self.schedule.api, self.schedule.state_path):
-                log.warning("Thay đổi 'api' hoặc 'state_dir' chỉ có hiệu lực sau khi khởi động lại phần mềm.")
+            if not old.zones and not self.schedule.zones:
+                self._apply_output(old.output, self.schedule.output)
+            new = self.schedule
+            if (old.api, old.state_path, old.zones) != (new.api, new.state_path, new.zones):
+                log.warning("Thay đổi 'api', 'state_dir' hoặc 'zones' chỉ có hiệu lực sau khi khởi động lại phần mềm.")
             diff = self.jobs.sync(self.schedule, datetime.now(UTC), skip=self._fired.__contains__)
         self.last_reload = {"ok": True, "at": _now_iso(), "message": f"đã nạp lại ({shown}): {diff}"}
         self._audit_edits(paths)
@@ -312,10 +319,11 @@ class Daemon:
         self.station.audit(
             who=req.by or "người vận hành", where=where, action=adhoc_action(req), detail=adhoc_detail(req)
         )
-        player = self.station.player
-        busy = player.now_playing()
-        player.submit(req)
-        ahead = len([r for r in player.queued() if r.sort_key() < req.sort_key()])
+        chosen = zones.targets(self.station.players, req.zones)
+        busy = any(p.now_playing() for p in chosen)
+        zones.submit(self.station.players, req)
+        ahead = max((len([r for r in p.queued() if r.sort_key() < req.sort_key()]) for p in chosen), default=0)
+        player = chosen[0] if chosen else self.station.player
         if req.priority is Priority.EMERGENCY:
             msg = "KHẨN CẤP: cắt bản tin đang phát và phát ngay." if busy else "KHẨN CẤP: đang phát ngay."
         elif busy or ahead:
@@ -328,6 +336,8 @@ class Daemon:
                 f" CẢNH BÁO: {missing[0].lower()}{missing[1:]} — bản tin có thể không phát được; "
                 "xem 'broadcaster status'."
             )
+        if req.zones:
+            msg += f" Vùng: {', '.join(req.zones)}."
         log.info("Yêu cầu phát ngay #%d (%s) từ %s: %s", req.id, req.priority.vi, req.by, req.items[0].label)
         return Accepted(id=req.id, title=req.title, priority=req.priority.label, position=ahead, message=msg)
 
@@ -337,7 +347,9 @@ class Daemon:
         log.warning("CHƯA DUYỆT %s: %s", req.key, reason)
 
     def stop_current(self, by: str, where: str = "api") -> dict[str, Any] | None:
-        stopped = self.station.player.stop_current(by)
+        """Cut what is on air in every zone; the first cut broadcast is returned."""
+        cut = [s for p in self.station.players.values() if (s := p.stop_current(by))]
+        stopped = cut[0] if cut else None
         self.station.audit(
             who=by,
             where=where,
@@ -347,7 +359,8 @@ class Daemon:
         return stopped
 
     def cancel(self, request_id: int, where: str = "api") -> dict[str, Any] | None:
-        req = self.station.player.cancel(request_id)
+        cancelled = [r for p in self.station.players.values() if (r := p.cancel(request_id))]
+        req = cancelled[0] if cancelled else None
         if req is not None:
             self.station.audit(
                 who="người vận hành", where=where, action="cancel", detail={"title": req.title, "key": req.key}
@@ -356,6 +369,19 @@ class Daemon:
 
     def status(self) -> StatusSnapshot:
         return snapshot(self)
+
+    def receiver_heartbeat(self, body: dict[str, Any], address: str | None = None) -> dict[str, Any]:
+        """A receiver box reports (``broadcaster receive``): remember it, say which zone it feeds."""
+        was_lost = {r["name"] for r in self.receivers.lost()}
+        known = self.receivers.names()
+        receiver = self.receivers.heartbeat(body, self.schedule, address)
+        if receiver.name in was_lost and receiver.state == "playing":
+            log.info("Cụm loa %s (vùng %s) đã kết nối lại.", receiver.name, receiver.zone or "?")
+        if receiver.name not in known:
+            log.info("Cụm loa mới báo về: %s, nhận %s (vùng %s).", receiver.name, receiver.url, receiver.zone or "?")
+        if receiver.zone is None and receiver.name not in known:
+            log.warning("Cụm loa %s báo nhận %s — không thuộc vùng nào trong lịch.", receiver.name, receiver.url)
+        return {"ok": True, "zone": receiver.zone}
 
     # -- messages ---------------------------------------------------------------------
     def _say_window(self) -> None:
@@ -391,6 +417,7 @@ def _request_for(b: Broadcast) -> Request:
         repeat=b.repeat,
         gap_seconds=b.gap_seconds,
         chime=b.chime,
+        zones=b.zones,
     )
 
 

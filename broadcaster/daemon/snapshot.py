@@ -25,6 +25,7 @@ class QueuedBroadcast(_Model):
     items: list[str]
     planned_at: str | None = None
     replay: bool = False
+    zones: list[str] | None = None
 
 
 class OnAir(QueuedBroadcast):
@@ -63,6 +64,28 @@ class CampaignInfo(_Model):
     in_window: bool
 
 
+class ReceiverState(_Model):
+    name: str
+    url: str
+    zone: str | None = None
+    state: str
+    state_vi: str
+    alive: bool
+    last_seen_s: float
+    buffer_ms: float | None = None
+    last_error: str | None = None
+
+
+class ZoneState(_Model):
+    name: str
+    kind: str  # "card" | "icecast"
+    output: dict[str, Any]
+    now_playing: OnAir | None = None
+    queue: int = 0
+    receivers: list[ReceiverState] = Field(default_factory=list)
+    receivers_alive: int = 0
+
+
 class StatusSnapshot(_Model):
     """Everything ``status`` shows; alerts first because they are what needs the operator."""
 
@@ -80,3 +103,6 @@ class StatusSnapshot(_Model):
     schedule: str
     uptime_s: float
     pid: int
+    zones: list[ZoneState] = Field(default_factory=list)
+    #: receivers reporting a mount no zone uses
+    stray_receivers: list[ReceiverState] = Field(default_factory=list)

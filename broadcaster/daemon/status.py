@@ -28,9 +28,10 @@ def snapshot(daemon: Daemon) -> StatusSnapshot:
     player = daemon.station.player
     output, last, engines = player.sink.describe(), player.last_result, daemon.station.renderer.health()
     c = schedule.campaign
+    zone_states, receivers = zones_of(daemon)
     return StatusSnapshot.model_validate(
         {
-            "alerts": alerts(output, last, daemon.last_reload, engines),
+            "alerts": alerts(output, last, daemon.last_reload, engines) + zone_alerts(zone_states),
             "now_playing": player.now_playing(),
             "queue": [r.describe() for r in player.queued()],
             "next": [
@@ -58,8 +59,53 @@ def snapshot(daemon: Daemon) -> StatusSnapshot:
             "schedule": str(daemon.options.schedule_path),
             "uptime_s": round(time.time() - daemon.started_at, 1),
             "pid": os.getpid(),
+            "zones": zone_states,
+            "stray_receivers": receivers.get(None, []),
         }
     )
+
+
+def zones_of(daemon: Daemon) -> tuple[list[dict[str, Any]], dict[str | None, list[dict[str, Any]]]]:
+    """Each zone: its output, what it airs, its queue and its receivers ([] without zones)."""
+    receivers = daemon.receivers.by_zone()
+    out = []
+    for name, zone in daemon.schedule.zones.items():
+        player = daemon.station.players.get(name)
+        if player is None:  # declared after the daemon started: needs a restart
+            continue
+        heard = receivers.get(name, [])
+        out.append(
+            {
+                "name": name,
+                "kind": "icecast" if zone.icecast else "card",
+                "output": player.sink.describe(),
+                "now_playing": player.now_playing(),
+                "queue": len(player.queued()),
+                "receivers": heard,
+                "receivers_alive": sum(1 for r in heard if r["alive"]),
+            }
+        )
+    return out, receivers
+
+
+def zone_alerts(zone_states: list[dict[str, Any]]) -> list[str]:
+    """A mount that cannot be fed, or a cluster whose receivers went quiet."""
+    found = []
+    for z in zone_states:
+        output = z["output"]
+        if output.get("error"):
+            found.append(f"Vùng {z['name']}: đầu ra không dùng được — {output['error']}")
+        elif z["kind"] == "icecast" and output.get("connected") is False:
+            found.append(
+                f"Vùng {z['name']}: mất kết nối máy chủ Icecast ({output.get('last_error') or 'đang thử lại'}) — "
+                "kiểm tra máy chủ Icecast và mật khẩu nguồn; các vùng khác vẫn phát."
+            )
+        for r in z["receivers"]:
+            if not r["alive"]:
+                found.append(
+                    f"Cụm loa {r['name']} (vùng {z['name']}): {r['state_vi']} — kiểm tra điện, mạng và máy thu."
+                )
+    return found
 
 
 def today_counts(daemon: Daemon, tz: ZoneInfo, today: date) -> dict[str, int]:

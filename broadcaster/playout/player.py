@@ -60,6 +60,7 @@ class Request:
     by: str | None = None
     offline: bool = False  # ad-hoc: do not wait on the online voice
     replay_of: int | None = None  # as-run row id of the attempt an emergency cut
+    zones: tuple[str, ...] | None = None  # the zones it airs in (None = all); each zone's player gets it
     id: int = field(default_factory=lambda: next(_seq))
     submitted: float = field(default_factory=time.time)
 
@@ -80,6 +81,7 @@ class Request:
             "items": [i.label for i in self.items],
             "planned_at": self.planned_at.isoformat() if self.planned_at else None,
             "replay": self.replay_of is not None,
+            "zones": list(self.zones) if self.zones else None,
         }
 
 
@@ -130,7 +132,9 @@ class Player:
         grace_seconds: float = 300.0,
         on_event: Callable[[str, dict[str, Any]], None] | None = None,
         admit: Callable[[Request], str | None] | None = None,
+        zone: str | None = None,
     ) -> None:
+        self.zone = zone  # the loudspeaker cluster this player feeds (None: the one output of a zoneless schedule)
         self._sink = sink
         self._admit = admit or (lambda req: None)  # None = may air; else why it is held (not approved)
         self._pending_sink: Sink | None = None  # a new output, taken up at the next broadcast
@@ -142,7 +146,7 @@ class Player:
         self._cond = threading.Condition()
         self._now: _NowPlaying | None = None
         self._closing = False
-        self._thread = threading.Thread(target=self._run, name="playout", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"playout-{zone}" if zone else "playout", daemon=True)
         self.last_result: dict[str, Any] | None = None
 
     # -- control (any thread) ---------------------------------------------------------
@@ -187,7 +191,7 @@ class Player:
                     break
             else:
                 return None
-        self._asrun.record(**self.row_fields(req), status=Outcome.SKIPPED, note="người vận hành hủy")
+        self._asrun.record(**self.row_fields(req, self.zone), status=Outcome.SKIPPED, note="người vận hành hủy")
         return req
 
     @property
@@ -249,8 +253,10 @@ class Player:
                 log.exception("lỗi không lường trước khi phát %s; tiếp tục với lượt sau", request.key)
 
     @staticmethod
-    def row_fields(req: Request) -> dict[str, Any]:
+    def row_fields(req: Request, zone: str | None = None) -> dict[str, Any]:
+        """The as-run columns a request fills in, in the zone it airs in."""
         return {
+            "zone": zone,
             "key": req.key,
             "planned_at": req.planned_at,
             "source": req.source,
@@ -272,13 +278,13 @@ class Player:
         if start_at is not None and time.time() - start_at > self.grace_seconds:
             late = time.time() - start_at
             reason = f"trễ {late:.0f} giây, quá thời gian cho phép {self.grace_seconds:.0f} giây"
-            self._asrun.record(**self.row_fields(req), status=Outcome.MISSED, error=reason)
+            self._asrun.record(**self.row_fields(req, self.zone), status=Outcome.MISSED, error=reason)
             log.warning("BỎ LỠ %s: %s", req.key, reason)
             self._on_event(Outcome.MISSED.value, req.describe())
             return
         held = self._admit(req)  # asked when its turn comes, so an approval given meanwhile counts
         if held is not None:
-            self._asrun.record(**self.row_fields(req), status=Outcome.UNAPPROVED, error=held)
+            self._asrun.record(**self.row_fields(req, self.zone), status=Outcome.UNAPPROVED, error=held)
             log.warning("CHƯA DUYỆT %s: %s", req.key, held)
             self.last_result = {
                 "key": req.key,
@@ -297,7 +303,7 @@ class Player:
         except Exception as exc:  # noqa: BLE001 - reported in the as-run log
             build_error = f"không chuẩn bị được chương trình: {exc}"
 
-        row_id = self._asrun.begin(**self.row_fields(req))
+        row_id = self._asrun.begin(**self.row_fields(req, self.zone))
         now = _NowPlaying(req, row_id, time.time())
         with self._cond:
             self._now = now
@@ -319,7 +325,7 @@ class Player:
         aired = _Aired()
         try:
             result = self._sink.play(
-                self._blocks(programme), rate=programme.rate, start_at=start_at, stop=now.stop, label=req.title
+                self._blocks(programme, now.stop), rate=programme.rate, start_at=start_at, stop=now.stop, label=req.title
             )
         except Exception as exc:  # noqa: BLE001 - SinkError and render failures end as 'failed'
             aired.error = str(exc) or exc.__class__.__name__
@@ -388,9 +394,12 @@ class Player:
                 self._cond.notify_all()
 
     @staticmethod
-    def _blocks(programme: Programme) -> Iterator[np.ndarray]:
+    def _blocks(programme: Programme, stop: threading.Event) -> Iterator[np.ndarray]:
         for part in programme.parts:
-            yield part.audio(timeout=120)
+            if part.stream is not None:  # a relay: live blocks as they arrive
+                yield from part.stream(stop)
+            else:
+                yield part.audio(timeout=120)
 
 
 def _engines(programme: Programme) -> dict[str, str]:

@@ -56,6 +56,9 @@ class PlayResult:
     started_at: float | None  # wall time the first sample was audible; None if never
     start_error_ms: float | None = None
     start_error_method: str | None = None
+    #: proof of play from a monitor input (``broadcaster.proof``): heard, delay, level, dead air;
+    #: None when the output has no monitor
+    proof: dict[str, Any] | None = None
 
 
 class Sink(ABC):
@@ -81,6 +84,28 @@ class Sink(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional: most sinks hold nothing between plays
         """Release whatever the sink holds."""
+
+
+class UnavailableSink(Sink):
+    """An output that could not open: every broadcast on it fails with the reason, at once."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        self.name = name
+        self.reason = reason
+
+    def play(
+        self,
+        blocks: Iterable[np.ndarray],
+        *,
+        rate: int,
+        start_at: float | None,
+        stop: threading.Event,
+        label: str = "",
+    ) -> PlayResult:
+        raise SinkError(f"đầu ra {self.name} không dùng được: {self.reason}")
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "error": self.reason}
 
 
 def as_mono(block: Any) -> np.ndarray:

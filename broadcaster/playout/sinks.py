@@ -16,7 +16,7 @@ from broadcaster.fmt import slugify
 from broadcaster.playout.card import SoundDeviceSink
 from broadcaster.playout.devices import list_devices, match_device
 from broadcaster.playout.host import PortAudioHost
-from broadcaster.playout.sink import NullSink, PlayResult, Sink, SinkError, WavSink
+from broadcaster.playout.sink import NullSink, PlayResult, Sink, SinkError, UnavailableSink, WavSink
 
 __all__ = [
     "NullSink",
@@ -25,6 +25,7 @@ __all__ = [
     "Sink",
     "SinkError",
     "SoundDeviceSink",
+    "UnavailableSink",
     "WavSink",
     "list_devices",
     "match_device",

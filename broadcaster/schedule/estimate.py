@@ -12,7 +12,7 @@ import functools
 import re
 from pathlib import Path
 
-from broadcaster.schedule.model import Broadcast, Item, ItemKind
+from broadcaster.schedule.model import Broadcast, Item, ItemKind, has_relay
 
 #: a steady TTS reading speed for Vietnamese (gTTS and espeak-ng are both close to it)
 SYLLABLES_PER_SECOND = 3.5
@@ -98,6 +98,8 @@ def estimate_item_seconds(item: Item) -> float:
     """Estimated airtime of one item: speech from its text, audio from the file's real length."""
     if item.kind is ItemKind.TEXT:
         return _text_seconds_cached(item.value)
+    if item.kind is ItemKind.RELAY:
+        return item.seconds or 0.0
     if item.path is None:
         return 0.0
     if item.kind is ItemKind.AUDIO:
@@ -114,6 +116,8 @@ def estimate_session_seconds(
     The chime, then the items ``repeat`` times: ``gap_seconds`` between the repeats, a short
     pause between items, and a silent tail.
     """
+    if has_relay(items):
+        repeat, chime = 1, None
     repeat = max(1, int(repeat))
     once = sum(estimate_item_seconds(i) for i in items) + max(0, len(items) - 1) * ITEM_PAUSE_SECONDS
     total = once * repeat + (repeat - 1) * gap_seconds + TAIL_SECONDS

@@ -36,6 +36,10 @@ from broadcaster.schedule.types import (
     Timezone,
     Voices,
 )
+from broadcaster.schedule.zone_types import StreamUrl, ZoneMap, ZoneNames
+
+#: measured Icecast → receiver → loudspeaker delay on loopback (docs/benchmarks.md), sent early by default
+DEFAULT_ICECAST_DELAY_MS = 250.0
 
 
 class Priority(enum.IntEnum):
@@ -66,19 +70,24 @@ class ItemKind(enum.StrEnum):
     SCRIPT = "script"
     TEXT = "text"
     AUDIO = "audio"
+    RELAY = "relay"  # an upper-level station's live stream (tiếp sóng), for ``seconds``
 
 
 @dataclass(frozen=True)
 class Item:
-    """One thing to air: a script of ``scripts_vi/``, inline text, or an audio file.
+    """One thing to air: a script of ``scripts_vi/``, inline text, an audio file, or a relay.
 
-    ``value`` is what the operator wrote (script slug, the text, or the audio path as
-    written); ``path`` is the resolved absolute file for scripts and audio.
+    ``value`` is what the operator wrote (script slug, the text, the audio path as written, or
+    the relayed stream's URL); ``path`` is the resolved absolute file for scripts and audio. A
+    relay airs for ``seconds``; when its stream is unreachable or silent, ``fallback`` airs
+    instead (or the zone goes quiet).
     """
 
     kind: ItemKind
     value: str
     path: Path | None = None
+    seconds: float | None = None
+    fallback: Item | None = None
 
     @property
     def label(self) -> str:
@@ -87,6 +96,11 @@ class Item:
             text = " ".join(self.value.split())
             return "text:" + (text if len(text) <= 40 else text[:39] + "…")
         return f"{self.kind.value}:{self.value}"
+
+
+def has_relay(items: tuple[Item, ...] | list[Item]) -> bool:
+    """A set with a relay airs once and without a chime: the upper-level station brings its own."""
+    return any(item.kind is ItemKind.RELAY for item in items)
 
 
 @dataclass(frozen=True)
@@ -144,6 +158,38 @@ class Output:
     grace_minutes: float = field(default=5.0, metadata=declare(Number()))
 
 
+#: ``Zone.device`` when the key is left out (``device: null`` means the default sound card)
+NO_DEVICE = ""
+
+
+@dataclass(frozen=True)
+class Zone:
+    """One loudspeaker cluster and its output: the local sound card or an Icecast mount."""
+
+    name: str
+    #: as ``output.device`` (None = default sound card, "null", "wav:DIR"); NO_DEVICE when not given
+    device: str | int | None = field(default=NO_DEVICE, metadata=declare(Device()))
+    #: http://HOST:PORT/MOUNT of the Icecast mount this zone's receivers play
+    icecast: str | None = field(default=None, metadata=declare(Nullable(StreamUrl(mount=True), None)))
+    #: pipeline delay to a receiver's loudspeaker (Icecast, codec, receiver buffer): sent this much early
+    delay_ms: float = field(default=DEFAULT_ICECAST_DELAY_MS, metadata=declare(Number()))
+
+    def problems(self) -> list[tuple[str, str]]:
+        """Exactly one output per zone."""
+        if self.icecast is None and self.device == NO_DEVICE:
+            return [
+                ("icecast", f"vùng '{self.name}' cần một đầu ra: 'device: null' (card âm thanh) hoặc 'icecast: URL'")
+            ]
+        if self.icecast is not None and self.device != NO_DEVICE:
+            return [("device", f"vùng '{self.name}' chỉ có một đầu ra: giữ 'device' hoặc 'icecast', không cả hai")]
+        return []
+
+    @property
+    def output(self) -> str | int | None:
+        """The sound-card spec of a card zone (for ``open_sink``)."""
+        return None if self.device == NO_DEVICE else self.device
+
+
 @dataclass(frozen=True)
 class Api:
     host: str = field(default="127.0.0.1", metadata=declare(Text()))
@@ -169,6 +215,8 @@ class Slot:
     repeat: int = field(default=2, metadata=declare(Integer(1, 20), inherit="repeat"))
     gap_seconds: float = field(default=3.0, metadata=declare(Number(), inherit="gap_seconds"))
     chime: Path | None = field(default=None, metadata=declare(Nullable(AudioFile(), None), inherit="chime"))
+    #: the zones this slot airs in; None = every zone
+    zones: tuple[str, ...] | None = field(default=None, metadata=declare(Nullable(ZoneNames(), None)))
     line: int = 0  # 1-based line of the slot in the YAML, for messages
 
 
@@ -181,6 +229,8 @@ class Schedule:
     defaults: Defaults = field(default_factory=Defaults, metadata=declare(Section(Defaults)))
     output: Output = field(default_factory=Output, metadata=declare(Section(Output)))
     api: Api = field(default_factory=Api, metadata=declare(Section(Api)))
+    #: loudspeaker clusters by name; empty = one implicit zone on ``output``
+    zones: dict[str, Zone] = field(default_factory=dict, metadata=declare(ZoneMap()))
     #: None = <schedule folder>/state
     state_dir: Path | None = field(default=None, metadata=declare(Nullable(FilePath(), None)))
 
@@ -204,6 +254,8 @@ class Broadcast:
     repeat: int = 1
     gap_seconds: float = 3.0
     chime: Path | None = None
+    #: None = every zone
+    zones: tuple[str, ...] | None = None
 
     @property
     def key(self) -> str:

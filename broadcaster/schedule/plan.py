@@ -15,7 +15,7 @@ from broadcaster.schedule.estimate import (  # re-exported: part of this module'
     estimate_item_seconds,
     estimate_session_seconds,
 )
-from broadcaster.schedule.model import Broadcast, Schedule, Slot
+from broadcaster.schedule.model import Broadcast, Schedule, Slot, has_relay
 
 __all__ = [
     "plan_broadcasts",
@@ -89,6 +89,8 @@ def plan_broadcasts(
             continue
         times = sorted(set(slot.times))
         items, priority, repeat, gap, chime = slot.play, slot.priority, slot.repeat, slot.gap_seconds, slot.chime
+        if has_relay(items):
+            repeat, chime = 1, None  # a relay airs once, without our chime
         name = slot.name
         for day in slot_dates(slot, first, last):
             for t in times:
@@ -98,7 +100,14 @@ def plan_broadcasts(
                 if end_instant is not None and at > end_instant:
                     continue
                 b = Broadcast(
-                    at=at, slot=name, items=items, priority=priority, repeat=repeat, gap_seconds=gap, chime=chime
+                    at=at,
+                    slot=name,
+                    items=items,
+                    priority=priority,
+                    repeat=repeat,
+                    gap_seconds=gap,
+                    chime=chime,
+                    zones=slot.zones,
                 )
                 planned.append((at, -int(priority), order, b))
     # same instant: the higher priority first, then the order of the file

@@ -177,9 +177,11 @@ class Play(ValueType[tuple["Item", ...]]):
             return ctx.reporter.error(
                 node, f"{what} cần ghi rõ loại: '- script: {node.value}', '- text: \"...\"' hoặc '- audio: tep.wav'"
             )
-        found = read_keys(ctx, node, what, ("script", "text", "audio"))
+        found = read_keys(ctx, node, what, ("script", "text", "audio", "relay", "minutes", "fallback"))
         if found is None:
             return INVALID
+        if "relay" in found or "minutes" in found or "fallback" in found:
+            return relay(ctx, node, found, what)
         if len(found) != 1:
             if found:
                 return ctx.reporter.error(
@@ -196,6 +198,33 @@ class Play(ValueType[tuple["Item", ...]]):
             path = AudioFile().parse(ctx, value, Name(what, ""))
             return path if isinstance(path, Invalid) else Item(ItemKind.AUDIO, str(value.value).strip(), path)
         return script(ctx, value, what)
+
+
+def relay(ctx: Context, node: Node, found: dict[str, tuple[Node, Node]], what: str) -> Item | Invalid:
+    """``- relay: URL`` with ``minutes: N`` and an optional ``fallback: SCRIPT`` (tiếp sóng đài cấp trên)."""
+    from broadcaster.schedule.model import Item, ItemKind
+    from broadcaster.schedule.types import Number
+    from broadcaster.schedule.zone_types import StreamUrl
+
+    example = "'- relay: http://…/kenh1' với 'minutes: 30'"
+    if "relay" not in found:
+        return ctx.reporter.error(node, f"{what}: 'minutes' và 'fallback' chỉ dùng cho mục tiếp sóng ({example})")
+    if set(found) & {"script", "text", "audio"}:
+        return ctx.reporter.error(
+            node, f"{what}: mục tiếp sóng 'relay' không đi cùng 'script', 'text' hay 'audio' — tách thành mục riêng"
+        )
+    if "minutes" not in found:
+        return ctx.reporter.error(node, f"{what}: tiếp sóng cần thời lượng, ví dụ {example}")
+    url = StreamUrl().parse(ctx, found["relay"][1], Name("relay", what, False))
+    minutes = Number(0.0, strict=True).parse(ctx, found["minutes"][1], Name("minutes", what, False))
+    fallback: Item | Invalid | None = None
+    if "fallback" in found:
+        fallback = script(ctx, found["fallback"][1], f"bài thay thế của {what}")
+    if isinstance(url, Invalid) or isinstance(minutes, Invalid) or isinstance(fallback, Invalid):
+        return INVALID
+    if minutes > 24 * 60:
+        return ctx.reporter.error(found["minutes"][1], f"{what}: tiếp sóng tối đa 1440 phút (24 giờ)")
+    return Item(ItemKind.RELAY, url, seconds=minutes * 60, fallback=fallback)
 
 
 def script(ctx: Context, node: Node, what: str) -> Item | Invalid:
