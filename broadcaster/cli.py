@@ -21,6 +21,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("render", "render"),
     ("rehearse", "rehearse"),
     ("run", "run"),
+    ("receive", "receive"),
     ("say", "say"),
     ("play", "play"),
     ("status", "status"),

@@ -171,7 +171,9 @@ def load_levelled(path: Path, target_lufs: float) -> np.ndarray:
     return samples
 
 
-def relay_stream(item: Item, renderer: SpeechRenderer, offline: bool) -> Callable[[threading.Event], Iterator[np.ndarray]]:
+def relay_stream(
+    item: Item, renderer: SpeechRenderer, offline: bool
+) -> Callable[[threading.Event], Iterator[np.ndarray]]:
     """The live part of a relay: the upper-level stream for ``item.seconds``, or its fallback."""
 
     def blocks(stop: threading.Event) -> Iterator[np.ndarray]:

@@ -21,6 +21,7 @@ class Outcome(enum.StrEnum):
     MISSED = "missed"  # reached the output later than the grace period
     SKIPPED = "skipped"  # cancelled before it aired
     UNAPPROVED = "unapproved"  # held back: approval required and not given
+    NOT_HEARD = "not_heard"  # sent to the output, but its monitor did not hear it (never counted as aired)
 
     @property
     def vi(self) -> str:
@@ -35,10 +36,13 @@ OUTCOME_VI: dict[Outcome, str] = {
     Outcome.MISSED: "bỏ lỡ",
     Outcome.SKIPPED: "bỏ qua",
     Outcome.UNAPPROVED: "chưa duyệt",
+    Outcome.NOT_HEARD: "không nghe thấy",
 }
 
 #: outcomes after which a planned broadcast must not be aired again (a restart checks these)
-SETTLED_OUTCOMES = frozenset({Outcome.PLAYED, Outcome.MISSED, Outcome.FAILED, Outcome.SKIPPED, Outcome.UNAPPROVED})
+SETTLED_OUTCOMES = frozenset(
+    {Outcome.PLAYED, Outcome.MISSED, Outcome.FAILED, Outcome.SKIPPED, Outcome.UNAPPROVED, Outcome.NOT_HEARD}
+)
 
 
 class Source(enum.StrEnum):

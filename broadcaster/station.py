@@ -81,6 +81,7 @@ class Station:
         outputs: dict[str, Any] | None = None,
         grace_seconds: float | None = None,
         on_event: Callable[[str, dict[str, Any]], None] | None = None,
+        on_alert: Callable[[str, str, str, dict[str, Any]], None] | None = None,
         render_workers: int = 2,
     ) -> None:
         self.schedule = schedule
@@ -88,6 +89,8 @@ class Station:
         self._outputs = dict(outputs or {})
         self.grace_seconds = grace_seconds if grace_seconds is not None else schedule.output.grace_minutes * 60
         self._on_event = on_event
+        #: (kind, key, Vietnamese message, detail): dead air heard while a broadcast runs, and the like
+        self._on_alert = on_alert
         self._render_workers = render_workers
         self._stack = ExitStack()
         self.renderer: SpeechRenderer
@@ -154,6 +157,16 @@ class Station:
         One zone's broken output (Icecast password missing, bad device) must not keep the
         other zones off the air, so only the one output of a zoneless schedule is fatal.
         """
+        from broadcaster.schedule.model import Zone
+
+        if isinstance(spec, Zone):
+            monitor = spec.monitor
+        else:
+            monitor = None if self.schedule.zones else self.schedule.output.monitor
+        sink = self._open_output(name, spec)
+        return self._monitored(name, sink, monitor) if monitor else sink
+
+    def _open_output(self, name: str, spec: Any) -> Sink:
         from broadcaster.playout.sinks import SinkError, UnavailableSink, open_sink
         from broadcaster.schedule.model import Zone
 
@@ -175,6 +188,26 @@ class Station:
                 raise StationError(str(exc)) from None
             log.error("Vùng %s: không mở được đầu ra (%s). Các vùng khác vẫn phát.", name, exc)
             return UnavailableSink(f"vùng {name}", str(exc))
+
+    def _monitored(self, name: str, sink: Sink, device: str) -> Sink:
+        """The output with its monitor listening: proof that each broadcast was heard.
+
+        A monitor that cannot open is logged and the output plays unmonitored (heard = None):
+        proof of play must never keep a broadcast off the air.
+        """
+        from broadcaster.proof.capture import MonitorCapture
+        from broadcaster.proof.monitored import MonitoredSink
+
+        def on_alert(kind: str, detail: dict[str, Any]) -> None:
+            if self._on_alert is not None:
+                where = f"vùng {name}" if self.schedule.zones else "loa"
+                self._on_alert(kind, name, f"{where}: {detail.get('message') or kind}", detail)
+
+        try:
+            return MonitoredSink(sink, MonitorCapture(device), on_alert=on_alert)
+        except Exception as exc:  # noqa: BLE001 - see the docstring
+            log.error("Không mở được đầu nghe kiểm tra '%s' (%s): vẫn phát, nhưng không kiểm tra được.", device, exc)
+            return sink
 
     # -- what the parts share ---------------------------------------------------------------
     @property

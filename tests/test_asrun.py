@@ -421,7 +421,7 @@ def test_version_1_file_is_migrated_and_keeps_its_rows(log_file: Path):
         assert rid > 9  # AUTOINCREMENT carried over: no id is ever reused
         assert log.settled_keys() == {"sang@x", "k"}
     conn = sqlite3.connect(log_file)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
     assert {"asrun_key", "asrun_at"} <= indexes
@@ -471,3 +471,40 @@ def test_new_columns_round_trip(log_file: Path):
     d = a.to_dict(VN)
     assert d["status"] == "played" and type(d["status"]) is str and d["heard"] is True
     assert d["by_user"] == "lan" and d["zone"] == "thon-1"
+
+
+def test_version_2_file_is_migrated_keeping_zones_and_takes_not_heard_with_proof(log_file: Path):
+    """A v2 log (zones, heard, measured start) becomes v3: rows kept, 'not_heard' and proof storable."""
+    from broadcaster.asrun.schema import _COLUMNS
+
+    v2_columns = _COLUMNS.replace(",\n    proof       TEXT", "").replace(", 'not_heard'", "")
+    assert "proof" not in v2_columns and "not_heard" not in v2_columns
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(log_file)
+    conn.execute(f"CREATE TABLE asrun ({v2_columns})")
+    conn.execute(
+        "INSERT INTO asrun (id, key, recorded_at, source, title, priority, status, zone, heard, start_error_ms,"
+        " start_error_method, by_user) VALUES (4, 'sang@x', '2026-04-21T00:00:00+00:00', 'schedule', 'Sáng',"
+        " 'normal', 'played', 'thon-dong', 1, 3.5, 'monitor', NULL)"
+    )
+    conn.execute("PRAGMA user_version = 2")
+    conn.commit()
+    conn.close()
+    with AsRunLog(log_file) as log:
+        (old,) = log.rows()
+        assert (old.id, old.zone, old.heard, old.start_error_ms, old.proof) == (4, "thon-dong", True, 3.5, None)
+        rid = log.begin(
+            key="k",
+            planned_at=at(22, 6),
+            source="schedule",
+            slot="s",
+            title="t",
+            items=[],
+            priority="normal",
+            zone="thon-doai",
+        )
+        proof = {"heard": False, "delay_ms": None, "dead_air": [], "note": "không nghe thấy"}
+        log.finish(rid, "not_heard", heard=False, proof=proof, error="không nghe thấy")
+        row = [r for r in log.rows() if r.id == rid][0]
+        assert (row.status, row.heard, row.proof, row.zone) == ("not_heard", False, proof, "thon-doai")
+        assert row.aired_seconds == 0.0  # never counted as aired

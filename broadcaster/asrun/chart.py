@@ -11,6 +11,7 @@ from broadcaster.records import Outcome
 _COLOURS = {
     Outcome.PLAYED: "#2e7d32",
     Outcome.INTERRUPTED: "#f9a825",
+    Outcome.NOT_HEARD: "#ef6c00",
     Outcome.FAILED: "#c62828",
     Outcome.MISSED: "#6a1b9a",
     Outcome.SKIPPED: "#757575",

@@ -25,6 +25,7 @@ _RANK = {
             Outcome.PLAYED,
             Outcome.STARTED,
             Outcome.INTERRUPTED,
+            Outcome.NOT_HEARD,
             Outcome.FAILED,
             Outcome.MISSED,
             Outcome.SKIPPED,
@@ -38,6 +39,7 @@ _RANK = {
 SUMMARY_ORDER = (
     Outcome.PLAYED,
     Outcome.INTERRUPTED,
+    Outcome.NOT_HEARD,
     Outcome.FAILED,
     Outcome.MISSED,
     Outcome.SKIPPED,

@@ -44,6 +44,8 @@ class AsRunRow:
     start_error_method: str | None = None
     #: the user who asked for it (ad-hoc broadcasts)
     by_user: str | None = None
+    #: what the monitor heard (``broadcaster.proof``): delay_ms, level_db, dead_air, note…
+    proof: dict[str, Any] | None = None
 
     @property
     def at(self) -> datetime | None:
@@ -101,4 +103,5 @@ def row_from_sql(r: sqlite3.Row) -> AsRunRow:
         start_error_ms=r["start_error_ms"],
         start_error_method=r["start_error_method"],
         by_user=r["by_user"],
+        proof=json.loads(r["proof"]) if r["proof"] else None,
     )

@@ -273,6 +273,7 @@ class AsRunLog:
         start_error_ms: float | None = None,
         start_error_method: str | None = None,
         by_user: str | None = None,
+        proof: dict[str, Any] | None = None,
     ) -> None:
         """Close a started row with its final status; ``ended_at`` is now.
 
@@ -289,7 +290,8 @@ class AsRunLog:
             "UPDATE asrun SET status=?, started_at=COALESCE(?, started_at), ended_at=?, engines=?, duration_s=?,"
             " error=COALESCE(?, error), by=COALESCE(?, by), note=COALESCE(?, note), zone=COALESCE(?, zone),"
             " heard=COALESCE(?, heard), start_error_ms=COALESCE(?, start_error_ms),"
-            " start_error_method=COALESCE(?, start_error_method), by_user=COALESCE(?, by_user) WHERE id=?",
+            " start_error_method=COALESCE(?, start_error_method), by_user=COALESCE(?, by_user),"
+            " proof=COALESCE(?, proof) WHERE id=?",
             (
                 outcome.value,
                 utc_text(started_at) if started_at else None,
@@ -300,6 +302,7 @@ class AsRunLog:
                 by,
                 note,
                 *_extras(zone, heard, start_error_ms, start_error_method, by_user),
+                json.dumps(proof, ensure_ascii=False) if proof else None,
                 int(row_id),
             ),
         )

@@ -13,7 +13,7 @@ from typing import Any, Literal, Protocol
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -53,6 +53,23 @@ class Announcement(BaseModel):
     repeat: int = Field(1, description="Số lần đọc (1–5)")
     chime: bool = True
     by: str | None = Field(None, max_length=100, description="Người yêu cầu (ghi vào nhật ký)")
+    zones: list[str] | None = Field(None, description="Các cụm loa (vùng) sẽ phát; bỏ trống = tất cả")
+
+
+class Heartbeat(BaseModel):
+    """What a receiver box (``broadcaster receive``) reports every few seconds."""
+
+    model_config = ConfigDict(extra="allow")
+
+    receiver: str = Field(..., max_length=80, description="Tên máy thu (mặc định: tên máy)")
+    url: str = Field(..., max_length=300, description="Địa chỉ điểm phát Icecast máy thu đang nghe")
+    state: Literal["playing", "connecting", "down"] = "playing"
+    buffer_ms: float | None = None
+    last_error: str | None = Field(None, max_length=500)
+    connected_since: str | None = None
+    bytes_received: int | None = None
+    reconnects: int | None = None
+    sent_at: str | None = None
 
 
 class Accepted(BaseModel):
@@ -72,6 +89,8 @@ class Controller(Protocol):
     def announce(self, a: Announcement, where: str = "api") -> Accepted: ...
     def stop_current(self, by: str, where: str = "api") -> dict | None: ...
     def cancel(self, request_id: int, where: str = "api") -> dict | None: ...
+    def receiver_heartbeat(self, body: dict, address: str | None = None) -> dict: ...
+    def metrics_text(self) -> tuple[bytes, str]: ...
 
 
 class _BodyLimit:
@@ -178,6 +197,25 @@ def create_app(controller: Controller, token: str, rate_limit: RateLimit | None 
             raise ApiError(404, "Không có bản tin này trong hàng chờ (có thể đã phát xong).")
         return {"cancelled": cancelled}
 
+    @app.get("/metrics", dependencies=[Depends(authorised)], responses=errors, summary="Số đo cho Prometheus")
+    def metrics() -> Response:
+        body, content_type = controller.metrics_text()
+        return Response(body, media_type=content_type)
+
+    @app.post(
+        "/api/receivers/heartbeat",
+        dependencies=[Depends(authorised)],
+        responses=errors,
+        summary="Cụm loa (máy thu) báo tình trạng",
+    )
+    def receiver_heartbeat(body: Heartbeat, request: Request) -> dict:
+        address = request.client.host if request.client else None
+        return controller.receiver_heartbeat(body.model_dump(), address)
+
+    if hasattr(controller, "station"):  # the running daemon (not a bare test controller): add the web console
+        from broadcaster.console import mount_console
+
+        mount_console(app, controller)
     app.add_middleware(_BodyLimit, limit=MAX_BODY_BYTES)
     # outermost: a runaway client is turned away before any parsing or authentication work
     limit = rate_limit or RateLimit()

@@ -23,6 +23,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from broadcaster import fmt
 from broadcaster.adhoc import AdhocRefused, adhoc_action, adhoc_detail, make_request
 from broadcaster.daemon import state, zones
+from broadcaster.daemon.alerting import Watch
 from broadcaster.daemon.api import Accepted, Announcement, ApiError
 from broadcaster.daemon.jobs import JobSync
 from broadcaster.daemon.server import ApiServer, ServerError
@@ -98,8 +99,16 @@ class Daemon:
         self.schedule: Schedule = result.schedule
         self._schedule_text = _read_text(opts.schedule_path)
         grace_minutes = opts.grace_minutes if opts.grace_minutes is not None else self.schedule.output.grace_minutes
+        self.watch = Watch(self.schedule)
+        stack.callback(self.watch.close)
         self.station = stack.enter_context(
-            Station(self.schedule, outputs=zone_outputs(self.schedule, opts.output), grace_seconds=grace_minutes * 60)
+            Station(
+                self.schedule,
+                outputs=zone_outputs(self.schedule, opts.output),
+                grace_seconds=grace_minutes * 60,
+                on_event=self.watch.on_player_event,
+                on_alert=self.watch.hub.raise_alert,
+            )
         )
         self.receivers = Receivers()
         state_dir = self.station.layout.state_dir
@@ -115,14 +124,21 @@ class Daemon:
                 "misfire_grace_time": int(self.station.grace_seconds) or 1,
             },
         )
+        power = self.watch.power.config
         self.jobs = JobSync(
-            self.scheduler, self._fire, lead_seconds=opts.lead_seconds, misfire_grace_seconds=self.station.grace_seconds
+            self.scheduler,
+            self._fire,
+            lead_seconds=opts.lead_seconds,
+            misfire_grace_seconds=self.station.grace_seconds,
+            prepare=self._prepare if power.enabled else None,
+            prepare_seconds=power.lead_seconds,
         )
         self._catch_up()
         diff = self.jobs.sync(self.schedule, datetime.now(UTC), skip=self._fired.__contains__)
         self.scheduler.add_job(self._extend_horizon, "interval", minutes=30, id="horizon", coalesce=True)
         self.scheduler.add_job(self._heartbeat, "interval", minutes=opts.heartbeat_minutes, id="heartbeat")
         self.scheduler.add_job(state.touch_alive, "interval", seconds=30, id="alive", args=[state_dir])
+        self.scheduler.add_job(self._check, "interval", seconds=5, id="watch", coalesce=True)
         self.scheduler.start()
         stack.callback(self.scheduler.shutdown, wait=False)
         state.touch_alive(state_dir)
@@ -158,6 +174,17 @@ class Daemon:
                 return
             self._fired.add(b.key)
         zones.submit(self.station.players, _request_for(b))
+
+    def _prepare(self, b: Broadcast) -> None:
+        """APScheduler job, ``power.lead_seconds`` ahead: the amplifier on for the broadcast's zones."""
+        self.watch.scheduled_soon(b.at.timestamp(), len(zones.targets(self.station.players, b.zones)))
+
+    def _check(self) -> None:
+        """Every few seconds: raise or resolve the alerts that status shows (never on the playout path)."""
+        try:
+            self.watch.check(self.status().model_dump())
+        except Exception:  # noqa: BLE001 - watching must not stop the daemon
+            log.exception("lỗi khi kiểm tra cảnh báo")
 
     def _catch_up(self) -> None:
         """Broadcasts that passed while the daemon was down: late start within grace, else ``missed``."""
@@ -228,6 +255,7 @@ class Daemon:
             for e in errors:
                 log.error("%s", e)
             log.error("Sửa đổi (%s) bị TỪ CHỐI: lịch cũ vẫn tiếp tục phát. Sửa các lỗi trên rồi lưu lại.", shown)
+            self.watch.reload_result(False, f"sửa đổi ({shown}) bị từ chối: {errors[0] if errors else ''}")
             self.last_reload = {
                 "ok": False,
                 "at": _now_iso(),
@@ -248,6 +276,7 @@ class Daemon:
                 log.warning("Thay đổi 'api', 'state_dir' hoặc 'zones' chỉ có hiệu lực sau khi khởi động lại phần mềm.")
             diff = self.jobs.sync(self.schedule, datetime.now(UTC), skip=self._fired.__contains__)
         self.last_reload = {"ok": True, "at": _now_iso(), "message": f"đã nạp lại ({shown}): {diff}"}
+        self.watch.reload_result(True, "")
         self._audit_edits(paths)
         log.info("Đã nạp lại lịch (%s): %s. %s.", shown, diff, self._next_text())
         if self.options.prerender:
@@ -259,17 +288,20 @@ class Daemon:
 
     def _audit_edits(self, paths: set[Path]) -> None:
         """An edit made by hand in the files, in the audit trail: the schedule with its diff."""
+        from broadcaster.schedule.versions import VersionStore
+
         text = _read_text(self.options.schedule_path)
         if text != self._schedule_text:
-            diff = difflib.unified_diff(
-                self._schedule_text.splitlines(), text.splitlines(), "trước", "sau", lineterm="", n=1
-            )
-            self.station.audit(
-                who="sửa trực tiếp trong tệp",
-                where="tệp lịch",
-                action="schedule_edit",
-                detail={"diff": list(diff)[:200]},
-            )
+            if not VersionStore.of(self.station.layout).saved_here(text):  # console saves audit themselves
+                diff = difflib.unified_diff(
+                    self._schedule_text.splitlines(), text.splitlines(), "trước", "sau", lineterm="", n=1
+                )
+                self.station.audit(
+                    who="sửa trực tiếp trong tệp",
+                    where="tệp lịch",
+                    action="schedule_edit",
+                    detail={"diff": list(diff)[:200]},
+                )
             self._schedule_text = text
         scripts = sorted(p.name for p in paths if p.parent == self.station.layout.scripts_dir)
         if scripts:
@@ -322,6 +354,7 @@ class Daemon:
         chosen = zones.targets(self.station.players, req.zones)
         busy = any(p.now_playing() for p in chosen)
         zones.submit(self.station.players, req)
+        self.watch.adhoc_submitted(len(chosen))
         ahead = max((len([r for r in p.queued() if r.sort_key() < req.sort_key()]) for p in chosen), default=0)
         player = chosen[0] if chosen else self.station.player
         if req.priority is Priority.EMERGENCY:
@@ -369,6 +402,10 @@ class Daemon:
 
     def status(self) -> StatusSnapshot:
         return snapshot(self)
+
+    def metrics_text(self) -> tuple[bytes, str]:
+        """Prometheus' text format (``GET /metrics``)."""
+        return self.watch.metrics.render()
 
     def receiver_heartbeat(self, body: dict[str, Any], address: str | None = None) -> dict[str, Any]:
         """A receiver box reports (``broadcaster receive``): remember it, say which zone it feeds."""

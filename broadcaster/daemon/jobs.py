@@ -20,6 +20,7 @@ from broadcaster.schedule.plan import plan_broadcasts
 log = logging.getLogger("broadcaster.jobs")
 
 JOB_PREFIX = "bc:"
+PREPARE_PREFIX = "prep:"  # the amplifier switched on ahead of a broadcast
 
 
 @dataclass
@@ -63,9 +64,14 @@ class JobSync:
         lead_seconds: float,
         misfire_grace_seconds: float,
         horizon: timedelta = timedelta(hours=36),
+        prepare: Callable[[Broadcast], None] | None = None,
+        prepare_seconds: float = 0.0,
     ) -> None:
         self._scheduler = scheduler
         self._fire = fire
+        #: called ``prepare_seconds`` before each broadcast (the amplifier's power), if given
+        self._prepare = prepare
+        self.prepare_seconds = prepare_seconds
         self.lead_seconds = lead_seconds
         self.misfire_grace_seconds = misfire_grace_seconds
         self.horizon = horizon
@@ -111,12 +117,26 @@ class JobSync:
             replace_existing=True,
         )
         self._prints[b.key] = fingerprint(b)
+        if self._prepare is not None:
+            prepare_at = b.at - timedelta(seconds=max(self.prepare_seconds, self.lead_seconds))
+            self._scheduler.add_job(
+                self._prepare,
+                trigger="date",
+                run_date=prepare_at,
+                args=[b],
+                id=PREPARE_PREFIX + b.key,
+                name=f"chuẩn bị {b.slot}",
+                misfire_grace_time=int(self.misfire_grace_seconds) or 1,
+                coalesce=True,
+                replace_existing=True,
+            )
 
     def _remove(self, key: str) -> None:
-        try:
-            self._scheduler.remove_job(JOB_PREFIX + key)
-        except Exception:  # noqa: BLE001 - already fired and gone
-            pass
+        for prefix in (JOB_PREFIX, PREPARE_PREFIX):
+            try:
+                self._scheduler.remove_job(prefix + key)
+            except Exception:  # noqa: BLE001 - already fired and gone
+                pass
         self._prints.pop(key, None)
 
     def upcoming(self, limit: int = 5) -> list[Broadcast]:

@@ -6,6 +6,8 @@ operator's ``say``/``stop`` needs:
 
 * ``read``  — authorised GETs (status pages poll these);
 * ``write`` — authorised POST/DELETE (say, play, stop, cancel);
+* ``console`` — requests carrying the web console's session cookie (pages, live status, actions;
+  each route still checks the session itself — the cookie only picks the bucket);
 * ``anon``  — anything without the right token (small: nothing legitimate sends these).
 
 The check runs in a pure ASGI middleware before routing, parsing or authentication, so a
@@ -29,7 +31,13 @@ Message = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]], Awaitable[None]]
 
 #: (sustained requests per second, burst) per client and kind
-DEFAULT_RATES: dict[str, tuple[float, float]] = {"read": (50.0, 100.0), "write": (10.0, 30.0), "anon": (5.0, 20.0)}
+DEFAULT_RATES: dict[str, tuple[float, float]] = {
+    "read": (50.0, 100.0),
+    "write": (10.0, 30.0),
+    "console": (20.0, 120.0),
+    "anon": (5.0, 20.0),
+}
+CONSOLE_COOKIE = b"loa_xa_session="  # the console's session cookie (broadcaster.console.auth.COOKIE)
 _MAX_CLIENTS = 4096  # bound the table: a flood from many addresses cannot grow memory without end
 
 
@@ -76,7 +84,8 @@ class RateLimit:
                     authorised = secrets.compare_digest(value, b"Bearer " + self.token)
                     break
         if not authorised:
-            return "anon"
+            cookies = b"".join(v for n, v in scope.get("headers", ()) if n == b"cookie")
+            return "console" if CONSOLE_COOKIE in cookies else "anon"
         return "read" if scope.get("method") in ("GET", "HEAD") else "write"
 
     class Middleware:

@@ -104,5 +104,9 @@ class StatusSnapshot(_Model):
     uptime_s: float
     pid: int
     zones: list[ZoneState] = Field(default_factory=list)
+    #: the alert hub's active alerts (kind, title, message, since, count…), newest first
+    active_alerts: list[dict[str, Any]] = Field(default_factory=list)
+    #: the amplifier's power relay (when configured)
+    power: dict[str, Any] | None = None
     #: receivers reporting a mount no zone uses
     stray_receivers: list[ReceiverState] = Field(default_factory=list)

@@ -61,6 +61,8 @@ def snapshot(daemon: Daemon) -> StatusSnapshot:
             "pid": os.getpid(),
             "zones": zone_states,
             "stray_receivers": receivers.get(None, []),
+            "active_alerts": daemon.watch.hub.active(),
+            "power": daemon.watch.power.state() if daemon.watch.power.config.enabled else None,
         }
     )
 
@@ -151,6 +153,11 @@ def alerts(
         found.append(
             f"Lượt phát gần nhất ({last.get('title') or last.get('key')}) KHÔNG được phát vì CHƯA DUYỆT: "
             f"{last.get('error') or ''} — người duyệt chạy 'broadcaster approve --pending'."
+        )
+    if last and last.get("status") == "not_heard":
+        found.append(
+            f"Lượt phát gần nhất ({last.get('title') or last.get('key')}) đã gửi ra loa nhưng KHÔNG NGHE THẤY "
+            f"ở đầu nghe kiểm tra: {last.get('error') or ''} — kiểm tra amply, dây loa và nguồn điện."
         )
     if reload and reload.get("ok") is False:
         found.append("Bản sửa lịch gần nhất bị TỪ CHỐI, lịch cũ vẫn đang phát: sửa các lỗi ghi bên dưới rồi lưu lại.")

@@ -118,6 +118,7 @@ class _Aired:
     heard_at: datetime | None = None
     start_error_ms: float | None = None
     start_error_method: str | None = None
+    proof: dict[str, Any] | None = None  # what the output's monitor heard (None: no monitor)
 
 
 class Player:
@@ -325,7 +326,11 @@ class Player:
         aired = _Aired()
         try:
             result = self._sink.play(
-                self._blocks(programme, now.stop), rate=programme.rate, start_at=start_at, stop=now.stop, label=req.title
+                self._blocks(programme, now.stop),
+                rate=programme.rate,
+                start_at=start_at,
+                stop=now.stop,
+                label=req.title,
             )
         except Exception as exc:  # noqa: BLE001 - SinkError and render failures end as 'failed'
             aired.error = str(exc) or exc.__class__.__name__
@@ -335,10 +340,15 @@ class Player:
         if result.started_at and result.seconds > 0:
             aired.heard_at = datetime.fromtimestamp(result.started_at, UTC)
         aired.engines = _engines(programme)
-        if result.completed:
-            aired.status = Outcome.PLAYED
-        else:
+        aired.proof = result.proof
+        if not result.completed:
             aired.status, aired.error = Outcome.INTERRUPTED, now.cut_reason()
+        elif result.proof and result.proof.get("heard") is False:
+            # sent, but the loudspeakers' monitor did not hear it: never counted as aired
+            aired.status = Outcome.NOT_HEARD
+            aired.error = result.proof.get("note") or "đầu nghe kiểm tra không nghe thấy bản tin"
+        else:
+            aired.status = Outcome.PLAYED
         aired.start_error_ms = getattr(result, "start_error_ms", None)
         aired.start_error_method = getattr(result, "start_error_method", None)
         if start_at and result.started_at:
@@ -365,6 +375,8 @@ class Player:
             started_at=aired.heard_at,
             start_error_ms=aired.start_error_ms,
             start_error_method=aired.start_error_method,
+            heard=aired.proof.get("heard") if aired.proof else None,
+            proof=aired.proof,
         )
         self.last_result = {
             "key": req.key,
@@ -380,7 +392,17 @@ class Player:
             )
         else:
             log.warning("KẾT THÚC %s: %s — %s", req.key, status.value, error)
-        self._on_event(status.value, {**req.describe(), "error": error})
+        self._on_event(
+            status.value,
+            {
+                **req.describe(),
+                "error": error,
+                "zone": self.zone,
+                "proof": aired.proof,
+                "seconds": aired.seconds,
+                "start_error_ms": aired.start_error_ms,
+            },
+        )
 
     def _replay(self, req: Request, row_id: int) -> None:
         """Queue a broadcast an emergency cut: it airs again from its start, keeping its place."""

@@ -13,6 +13,7 @@ method holds the checks that involve several keys.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
@@ -36,7 +37,7 @@ from broadcaster.schedule.types import (
     Timezone,
     Voices,
 )
-from broadcaster.schedule.zone_types import StreamUrl, ZoneMap, ZoneNames
+from broadcaster.schedule.zone_types import StreamUrl, TextList, ZoneMap, ZoneNames
 
 #: measured Icecast → receiver → loudspeaker delay on loopback (docs/benchmarks.md), sent early by default
 DEFAULT_ICECAST_DELAY_MS = 250.0
@@ -98,7 +99,7 @@ class Item:
         return f"{self.kind.value}:{self.value}"
 
 
-def has_relay(items: tuple[Item, ...] | list[Item]) -> bool:
+def has_relay(items: Iterable[Item]) -> bool:
     """A set with a relay airs once and without a chime: the upper-level station brings its own."""
     return any(item.kind is ItemKind.RELAY for item in items)
 
@@ -156,6 +157,8 @@ class Output:
     device: str | int | None = field(default=None, metadata=declare(Device()))
     #: a broadcast later than this when its turn comes is logged ``missed``
     grace_minutes: float = field(default=5.0, metadata=declare(Number()))
+    #: a capture device that hears the loudspeakers (line-in from the amplifier, a microphone, a sink's monitor)
+    monitor: str | None = field(default=None, metadata=declare(Nullable(Text(), None)))
 
 
 #: ``Zone.device`` when the key is left out (``device: null`` means the default sound card)
@@ -171,6 +174,8 @@ class Zone:
     device: str | int | None = field(default=NO_DEVICE, metadata=declare(Device()))
     #: http://HOST:PORT/MOUNT of the Icecast mount this zone's receivers play
     icecast: str | None = field(default=None, metadata=declare(Nullable(StreamUrl(mount=True), None)))
+    #: a capture device that hears this zone's loudspeakers (card zones; receivers report their own)
+    monitor: str | None = field(default=None, metadata=declare(Nullable(Text(), None)))
     #: pipeline delay to a receiver's loudspeaker (Icecast, codec, receiver buffer): sent this much early
     delay_ms: float = field(default=DEFAULT_ICECAST_DELAY_MS, metadata=declare(Number()))
 
@@ -188,6 +193,40 @@ class Zone:
     def output(self) -> str | int | None:
         """The sound-card spec of a card zone (for ``open_sink``)."""
         return None if self.device == NO_DEVICE else self.device
+
+
+@dataclass(frozen=True)
+class Alerts:
+    """Where alerts go besides ``status`` and the console (the SMTP password: LOA_XA_SMTP_PASSWORD or state/)."""
+
+    webhook: str | None = field(default=None, metadata=declare(Nullable(StreamUrl(), None)))
+    email_to: tuple[str, ...] = field(default=(), metadata=declare(Nullable(TextList(email=True), ())))
+    email_from: str = field(default="loa-xa@localhost", metadata=declare(Text()))
+    smtp_host: str | None = field(default=None, metadata=declare(Nullable(Text(), None)))
+    smtp_port: int = field(default=25, metadata=declare(Integer(1, 65535)))
+    smtp_starttls: bool = field(default=False, metadata=declare(Boolean()))
+    smtp_user: str | None = field(default=None, metadata=declare(Nullable(Text(), None)))
+    #: the same alert is sent again at most this often while it lasts
+    repeat_minutes: float = field(default=30.0, metadata=declare(Number(0.0, strict=True)))
+
+    def problems(self) -> list[tuple[str, str]]:
+        if self.email_to and not self.smtp_host:
+            return [("email_to", "có email_to nhưng thiếu smtp_host — ghi máy chủ gửi thư (ví dụ smtp.gmail.com)")]
+        return []
+
+
+@dataclass(frozen=True)
+class Power:
+    """The amplifier's relay: commands (no shell) run around each session of broadcasts."""
+
+    on: tuple[str, ...] | None = field(default=None, metadata=declare(Nullable(TextList(), None)))
+    off: tuple[str, ...] | None = field(default=None, metadata=declare(Nullable(TextList(), None)))
+    #: switch on this long before the first broadcast of a session
+    lead_seconds: float = field(default=30.0, metadata=declare(Number()))
+    #: switch off this long after the last one
+    off_after_minutes: float = field(default=5.0, metadata=declare(Number()))
+    #: a command that takes longer is killed (and alerted); the broadcast goes out anyway
+    timeout_seconds: float = field(default=10.0, metadata=declare(Number(0.0, strict=True)))
 
 
 @dataclass(frozen=True)
@@ -229,6 +268,8 @@ class Schedule:
     defaults: Defaults = field(default_factory=Defaults, metadata=declare(Section(Defaults)))
     output: Output = field(default_factory=Output, metadata=declare(Section(Output)))
     api: Api = field(default_factory=Api, metadata=declare(Section(Api)))
+    alerts: Alerts = field(default_factory=Alerts, metadata=declare(Section(Alerts)))
+    power: Power = field(default_factory=Power, metadata=declare(Section(Power)))
     #: loudspeaker clusters by name; empty = one implicit zone on ``output``
     zones: dict[str, Zone] = field(default_factory=dict, metadata=declare(ZoneMap()))
     #: None = <schedule folder>/state

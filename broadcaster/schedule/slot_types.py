@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, time
 from typing import TYPE_CHECKING
 
@@ -200,7 +201,7 @@ class Play(ValueType[tuple["Item", ...]]):
         return script(ctx, value, what)
 
 
-def relay(ctx: Context, node: Node, found: dict[str, tuple[Node, Node]], what: str) -> Item | Invalid:
+def relay(ctx: Context, node: Node, found: Mapping[str, tuple[Node, Node]], what: str) -> Item | Invalid:
     """``- relay: URL`` with ``minutes: N`` and an optional ``fallback: SCRIPT`` (tiếp sóng đài cấp trên)."""
     from broadcaster.schedule.model import Item, ItemKind
     from broadcaster.schedule.types import Number

@@ -9,7 +9,8 @@ password never appears here: it comes from ``LOA_XA_ICECAST_PASSWORD`` or ``stat
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from broadcaster.schedule.diagnostics import INVALID, Invalid, did_you_mean
@@ -54,6 +55,29 @@ class StreamUrl(ValueType[str]):
         return url
 
 
+class TextList(ValueType[tuple[str, ...]]):
+    """A list of words: a command's argv (``[/usr/local/bin/relay, "on"]``) or e-mail addresses."""
+
+    def __init__(self, *, email: bool = False) -> None:
+        self.email = email
+
+    def parse(self, ctx: Context, node: Node, name: Name) -> tuple[str, ...] | Invalid:
+        items = entries(ctx, node, name.what)
+        if isinstance(items, Invalid):
+            return items
+        if not items:
+            return ctx.reporter.error(node, f"{name.what} trống — bỏ khóa '{name.key}' nếu không dùng")
+        out: list[str] = []
+        for entry in items:
+            word = Text().read(ctx, entry, name.what)
+            if isinstance(word, Invalid):
+                return word
+            if self.email and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", word.strip()):
+                return ctx.reporter.error(entry, f"'{word}' không phải địa chỉ thư điện tử ({name.what})")
+            out.append(word.strip() if self.email else word)
+        return tuple(out)
+
+
 class ZoneMap(ValueType[dict[str, "Zone"]]):
     """``zones``: name → one output each; names are unique, mounts are not shared."""
 
@@ -81,7 +105,7 @@ class ZoneMap(ValueType[dict[str, "Zone"]]):
                 ctx.reporter.error(key_node, f"vùng '{zone_name}' bị khai báo hai lần — xóa một trong hai")
                 bad = True
                 continue
-            at = Where(f"vùng '{zone_name}'", lambda _v, n=zone_name: f"vùng '{n}'", dotted=False, anchor=key_node)
+            at = Where(f"vùng '{zone_name}'", _named(zone_name), dotted=False, anchor=key_node)
             zone, found = read_object(ctx, value, Zone, at, name=zone_name)
             if isinstance(zone, Invalid):
                 bad = True
@@ -98,6 +122,10 @@ class ZoneMap(ValueType[dict[str, "Zone"]]):
                 mounts[mount] = zone_name
             zones[zone_name] = zone
         return INVALID if bad else zones
+
+
+def _named(zone_name: str) -> Callable[[dict[str, Any]], str]:
+    return lambda _values: f"vùng '{zone_name}'"
 
 
 class ZoneNames(ValueType[tuple[str, ...]]):

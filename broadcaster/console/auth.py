@@ -1,0 +1,133 @@
+"""Who is asking: the console's session cookie, roles and CSRF, checked on the server for every route.
+
+Use :func:`require` as a FastAPI dependency on every console route::
+
+    @router.post("/console/api/thing")
+    def thing(user: User = Depends(require(Role.ADMIN, Role.OPERATOR))) -> dict: ...
+
+* no valid session → 401 ``{"error": …}`` for ``/console/api/*``, a redirect to the login page otherwise;
+* a role not in ``roles`` (when roles are given) → 403 with a Vietnamese message;
+* POST/PUT/PATCH/DELETE also need the header ``X-CSRF-Token`` equal to the session's token (403).
+
+The user is read again from the user store on every request, so disabling a user or changing
+their role takes effect at their next click, not at their next login.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import Request
+
+from broadcaster.console.sessions import LoginThrottle, Session, SessionStore
+from broadcaster.layout import Layout
+from broadcaster.users import Role, User, UserStore
+
+COOKIE = "loa_xa_session"
+CSRF_HEADER = "X-CSRF-Token"
+LOGIN_PAGE = "/console/dang-nhap"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+#: set to 1 only when a reverse proxy you control terminates HTTPS and sets X-Forwarded-Proto
+TRUST_PROXY_ENV = "LOA_XA_CONSOLE_TRUST_PROXY"
+
+EXPIRED = "Phiên làm việc hết hạn hoặc trang đã cũ. Hãy tải lại trang (F5) rồi thử lại."
+NOT_LOGGED_IN = "Bạn chưa đăng nhập hoặc phiên đã hết hạn. Hãy đăng nhập lại."
+
+
+class ConsoleDenied(Exception):
+    """A refused console request; rendered as JSON for the API, a redirect or page for pages."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass
+class ConsoleState:
+    """What every console route needs, kept on ``app.state.console``."""
+
+    controller: Any
+    layout: Layout
+    users: UserStore
+    sessions: SessionStore
+    throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    trust_proxy: bool = field(default_factory=lambda: os.environ.get(TRUST_PROXY_ENV, "") == "1")
+
+
+@dataclass(frozen=True)
+class Login:
+    """The user of this request with their session (for routes needing the CSRF token or session)."""
+
+    user: User
+    session: Session
+    session_id: str
+
+
+def console_state(request: Request) -> ConsoleState:
+    """The console's shared state (set by ``mount_console``)."""
+    state: ConsoleState = request.app.state.console
+    return state
+
+
+def controller_of(request: Request) -> Any:
+    """The running daemon (``status()``, ``announce()``, ``stop_current()``, ``cancel()``, ``station``)."""
+    return console_state(request).controller
+
+
+def where_of(request: Request) -> str:
+    """Where an action came from, for the audit trail: ``console 127.0.0.1``."""
+    return f"console {request.client.host}" if request.client else "console"
+
+
+def current_login(request: Request) -> Login | None:
+    """The logged-in, still active user of this request, or None."""
+    state = console_state(request)
+    sid = request.cookies.get(COOKIE)
+    session = state.sessions.get(sid)
+    if session is None or sid is None:
+        return None
+    user = state.users.get(session.user_name)
+    if user is None or not user.active:
+        return None
+    return Login(user=user, session=session, session_id=sid)
+
+
+def role_names(roles: tuple[Role, ...]) -> str:
+    return ", ".join(r.vi for r in roles)
+
+
+def require(*roles: str) -> Callable[[Request], User]:
+    """A dependency returning the logged-in User; refuses other roles and unsafe requests without CSRF."""
+    allowed = tuple(Role(r) for r in roles)
+
+    def dependency(request: Request) -> User:
+        login = current_login(request)
+        if login is None:
+            raise ConsoleDenied(401, NOT_LOGGED_IN)
+        if allowed and login.user.role not in allowed:
+            raise ConsoleDenied(
+                403,
+                f"Tài khoản '{login.user.name}' ({login.user.role.vi}) không được làm việc này. "
+                f"Chỉ {role_names(allowed)} được phép; hãy nhờ người quản trị nếu cần.",
+            )
+        if request.method in UNSAFE_METHODS:
+            given = request.headers.get(CSRF_HEADER, "")
+            if not secrets.compare_digest(given.encode(), login.session.csrf.encode()):
+                raise ConsoleDenied(403, EXPIRED)
+        return login.user
+
+    return dependency
+
+
+def is_https(request: Request) -> bool:
+    """True when the browser used HTTPS: directly, or via a trusted proxy's X-Forwarded-Proto."""
+    if request.url.scheme == "https":
+        return True
+    if console_state(request).trust_proxy:
+        return request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower() == "https"
+    return False

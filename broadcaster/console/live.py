@@ -1,0 +1,94 @@
+"""Tổng quan: the daemon's status as JSON and as a live stream (server-sent events), stop and cancel.
+
+The stream polls ``controller.status()`` about once a second and pushes a ``status`` event only
+when something an operator sees has changed (a comment line keeps the connection alive
+otherwise). Each stream ends after :data:`STREAM_SECONDS`; the browser's EventSource reconnects
+by itself within a second, which re-checks the session — a disabled user stops receiving — and
+lets the daemon shut down without waiting on open browsers for long.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from broadcaster.console.auth import ConsoleDenied, controller_of, require, where_of
+from broadcaster.users import Role, User
+
+STREAM_SECONDS = 60.0
+POLL_SECONDS = 1.0
+KEEPALIVE_SECONDS = 15.0
+
+router = APIRouter()
+
+
+def status_payload(controller: Any) -> dict[str, Any]:
+    """The status snapshot as JSON, plus the server's clock (progress is computed against it)."""
+    snap = controller.status()
+    data: dict[str, Any] = snap.model_dump(mode="json")
+    data.setdefault("zones", getattr(snap, "zones", None) or [])
+    data["server_time"] = time.time()
+    return data
+
+
+def _fingerprint(data: dict[str, Any]) -> str:
+    """What changes the page: everything but the clocks that tick every second."""
+    return json.dumps({k: v for k, v in data.items() if k not in ("server_time", "uptime_s")}, sort_keys=True)
+
+
+@router.get("/console/api/trang-thai", summary="Trạng thái (bảng điều khiển)")
+def status(request: Request, _: User = Depends(require())) -> dict[str, Any]:
+    return status_payload(controller_of(request))
+
+
+@router.get("/console/api/su-kien", summary="Trạng thái trực tiếp (server-sent events)")
+async def events(request: Request, _: User = Depends(require())) -> StreamingResponse:
+    controller = controller_of(request)
+
+    async def stream() -> AsyncIterator[str]:
+        yield f"retry: {int(POLL_SECONDS * 1000)}\n\n"
+        started = last_sent = time.monotonic()
+        last = ""
+        while time.monotonic() - started < STREAM_SECONDS:
+            if await request.is_disconnected():
+                return
+            try:
+                data = await run_in_threadpool(status_payload, controller)
+            except Exception as exc:  # noqa: BLE001 - the page shows it and keeps the connection
+                data = {"error": f"Không đọc được trạng thái: {exc}"}
+            mark = _fingerprint(data)
+            if mark != last:
+                last, last_sent = mark, time.monotonic()
+                yield "event: status\ndata: " + json.dumps(data, ensure_ascii=False) + "\n\n"
+            elif time.monotonic() - last_sent > KEEPALIVE_SECONDS:
+                last_sent = time.monotonic()
+                yield ": còn kết nối\n\n"
+            await asyncio.sleep(POLL_SECONDS)
+
+    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
+
+
+@router.post("/console/api/dung", summary="Dừng bản tin đang phát")
+def stop(request: Request, user: User = Depends(require(Role.ADMIN, Role.OPERATOR, Role.APPROVER))) -> dict[str, Any]:
+    stopped = controller_of(request).stop_current(user.name, where=where_of(request))
+    if stopped is None:
+        return {"stopped": None, "message": "Không có bản tin nào đang phát."}
+    return {"stopped": stopped, "message": f"Đã dừng: {stopped.get('title') or stopped.get('key')}."}
+
+
+@router.delete("/console/api/hang-cho/{request_id}", summary="Hủy một bản tin đang chờ")
+def cancel(request_id: int, request: Request, _: User = Depends(require(Role.ADMIN, Role.OPERATOR))) -> dict[str, Any]:
+    cancelled = None
+    if 0 < request_id < 2**62:
+        cancelled = controller_of(request).cancel(request_id, where=where_of(request))
+    if cancelled is None:
+        raise ConsoleDenied(404, "Không có bản tin này trong hàng chờ (có thể đã phát xong). Trang sẽ tự cập nhật.")
+    return {"cancelled": cancelled, "message": f"Đã hủy: {cancelled.get('title')}."}

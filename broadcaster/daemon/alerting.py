@@ -1,0 +1,159 @@
+"""The daemon's watchfulness: alerts out, metrics for Prometheus, the amplifier's power.
+
+:class:`Watch` listens to the players' events (a broadcast not heard, failed, played again), to
+hot reloads, and every few seconds looks at what status shows (sound card gone, receivers lost,
+Icecast down, no voice, disk nearly full). Each problem is raised once and resolved when it
+clears; the :class:`~broadcaster.alerts.AlertHub` groups repeats and delivers without blocking.
+Nothing here ever delays playout: every call returns at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from broadcaster.alerts import AlertConfig, AlertHub, disk_check
+from broadcaster.metrics import Metrics
+from broadcaster.power import PowerConfig, PowerControl
+from broadcaster.records import Outcome
+
+if TYPE_CHECKING:
+    from broadcaster.schedule.model import Schedule
+
+log = logging.getLogger("broadcaster.daemon")
+
+#: outcomes that end an attempt (the amplifier may go off after them, metrics count them)
+_FINAL = {o.value for o in Outcome if o is not Outcome.STARTED}
+
+
+def alert_config(schedule: Schedule) -> AlertConfig:
+    a = schedule.alerts
+    return AlertConfig(
+        webhook_url=a.webhook,
+        email_to=list(a.email_to),
+        email_from=a.email_from,
+        smtp_host=a.smtp_host,
+        smtp_port=a.smtp_port,
+        smtp_starttls=a.smtp_starttls,
+        smtp_user=a.smtp_user,
+        smtp_password_file=str(schedule.state_path / "smtp-password"),
+        repeat_minutes=a.repeat_minutes,
+        station_name=f"Loa xã — {schedule.campaign.name}",
+    )
+
+
+def power_config(schedule: Schedule) -> PowerConfig:
+    p = schedule.power
+    return PowerConfig(
+        on_command=list(p.on) if p.on else None,
+        off_command=list(p.off) if p.off else None,
+        lead_seconds=p.lead_seconds,
+        off_after_seconds=p.off_after_minutes * 60,
+        timeout_seconds=p.timeout_seconds,
+    )
+
+
+class Watch:
+    """Alert hub, metrics and power control of one daemon."""
+
+    def __init__(self, schedule: Schedule) -> None:
+        try:
+            self.hub = AlertHub(alert_config(schedule), state_dir=schedule.state_path)
+        except ValueError as exc:  # a bad SMTP password file: alerts still show in status
+            log.error("Cảnh báo qua thư điện tử không dùng được: %s", exc)
+            self.hub = AlertHub(AlertConfig(webhook_url=schedule.alerts.webhook), state_dir=schedule.state_path)
+        self.metrics = Metrics()
+        self.power = PowerControl(power_config(schedule), on_alert=self.hub.raise_alert, on_resolve=self._resolved)
+        self._state_dir = schedule.state_path
+
+    def _resolved(self, kind: str, key: str, message: str) -> None:
+        self.hub.resolve(kind, key, message)
+
+    def close(self) -> None:
+        self.power.close()
+        self.hub.close()
+
+    # -- from the players -------------------------------------------------------------------
+    def on_player_event(self, kind: str, data: dict[str, Any]) -> None:
+        """A player's event: count it, alert on a broadcast not heard, let the amplifier go off."""
+        if kind not in _FINAL:
+            return
+        zone = data.get("zone") or "main"
+        proof = data.get("proof") or {}
+        heard = proof.get("heard") if proof else None
+        self.metrics.broadcast_finished(kind, zone, data.get("start_error_ms"), heard)
+        where = f"vùng {zone}" if data.get("zone") else "loa"
+        title = data.get("title") or data.get("key") or ""
+        if kind == Outcome.NOT_HEARD:
+            self.hub.raise_alert(
+                "not_heard",
+                zone,
+                f"{where}: '{title}' đã gửi ra nhưng không nghe thấy — {data.get('error') or ''}",
+                {"key": data.get("key"), "proof": proof},
+            )
+        elif kind == Outcome.PLAYED and heard:
+            self.hub.resolve("not_heard", zone, f"{where}: '{title}' đã nghe thấy bình thường")
+        if kind != Outcome.UNAPPROVED:
+            planned = data.get("planned_at")
+            self.power.after(_timestamp(planned) if planned else None)
+        self.metrics.alerts_active(len(self.hub.active()))
+
+    def adhoc_submitted(self, zones: int) -> None:
+        """An announcement for ``zones`` outputs: the amplifier on now (the broadcast does not wait)."""
+        for _ in range(max(1, zones)):
+            self.power.before(time.time())
+
+    def scheduled_soon(self, planned_at: float, zones: int) -> None:
+        for _ in range(max(1, zones)):
+            self.power.before(planned_at)
+
+    # -- from the daemon --------------------------------------------------------------------
+    def reload_result(self, ok: bool, message: str) -> None:
+        if ok:
+            self.hub.resolve("reload_refused", "", "bản sửa lịch mới đã được nạp")
+        else:
+            self.hub.raise_alert("reload_refused", "", message)
+
+    def check(self, snapshot: dict[str, Any]) -> None:
+        """Raise or resolve what the status shows (called every few seconds, off the playout path)."""
+        self._toggle("sound_card_gone", "", _card_missing(snapshot), "card âm thanh đã có lại")
+        voices = snapshot.get("engines") or {}
+        no_voice = bool(voices) and all(h.get("reachable") is False for h in voices.values())
+        self._toggle("voice_unavailable", "", "không giọng đọc nào dùng được" if no_voice else None, "có giọng đọc")
+        self._toggle("disk_full", "", disk_check(self._state_dir), "ổ đĩa đã đủ chỗ")
+        for zone in snapshot.get("zones") or []:
+            name, out = zone["name"], zone.get("output") or {}
+            down = None
+            if zone.get("kind") == "icecast" and out.get("connected") is False:
+                down = f"vùng {name}: mất kết nối Icecast ({out.get('last_error') or 'đang thử lại'})"
+            self._toggle("icecast_down", name, down, f"vùng {name}: đã kết nối lại Icecast")
+            for r in zone.get("receivers") or []:
+                lost = None if r["alive"] else f"cụm loa {r['name']} (vùng {name}): {r['state_vi']}"
+                self._toggle("receiver_lost", r["name"], lost, f"cụm loa {r['name']} đã nhận tiếng trở lại")
+            self.metrics.receivers_alive(name, int(zone.get("receivers_alive") or 0))
+            self.metrics.queue_length(name, int(zone.get("queue") or 0))
+        if not snapshot.get("zones"):
+            self.metrics.queue_length("main", len(snapshot.get("queue") or []))
+        self.metrics.alerts_active(len(self.hub.active()))
+
+    def _toggle(self, kind: str, key: str, problem: str | None, recovered: str) -> None:
+        if problem:
+            self.hub.raise_alert(kind, key, problem)
+        elif self.hub.is_active(kind, key):
+            self.hub.resolve(kind, key, recovered)
+
+
+def _card_missing(snapshot: dict[str, Any]) -> str | None:
+    from broadcaster.daemon.status import output_missing
+
+    return output_missing(snapshot.get("output") or {})
+
+
+def _timestamp(iso: str) -> float | None:
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(iso).timestamp()
+    except ValueError:
+        return None
