@@ -14,7 +14,7 @@ import threading
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from broadcaster.adhoc import AdhocRefused, adhoc_action, adhoc_detail, make_req
 from broadcaster.daemon import state, zones
 from broadcaster.daemon.alerting import Watch
 from broadcaster.daemon.api import Accepted, Announcement, ApiError
+from broadcaster.daemon.catchup import catch_up
 from broadcaster.daemon.jobs import JobSync
 from broadcaster.daemon.server import ApiServer, ServerError
 from broadcaster.daemon.snapshot import StatusSnapshot
@@ -33,10 +34,9 @@ from broadcaster.daemon.watch import ScheduleWatcher
 from broadcaster.daemon.zones import Receivers
 from broadcaster.playout.player import Player, Request
 from broadcaster.playout.sinks import SinkError, open_sink
-from broadcaster.records import SETTLED_OUTCOMES, Outcome, Source
+from broadcaster.records import Outcome, Source
 from broadcaster.schedule.load import load_schedule
 from broadcaster.schedule.model import Broadcast, Output, Priority, Schedule
-from broadcaster.schedule.plan import plan_broadcasts
 from broadcaster.station import Station, StationError, zone_outputs
 
 log = logging.getLogger("broadcaster.daemon")
@@ -188,44 +188,9 @@ class Daemon:
 
     def _catch_up(self) -> None:
         """Broadcasts that passed while the daemon was down: late start within grace, else ``missed``."""
-        tz = self.schedule.campaign.timezone
-        grace = self.station.grace_seconds
-        asrun = self.station.asrun
-        assert asrun is not None
-        now = datetime.now(UTC)
-        alive = state.last_alive(self.station.layout.state_dir)
-        since = (
-            datetime.fromtimestamp(alive, UTC)
-            if alive
-            else datetime.now(tz).replace(hour=0, minute=0, second=0, microsecond=0)
-        )
-        since = max(since, now - timedelta(days=7))
-        past = [
-            b
-            for b in plan_broadcasts(self.schedule, since.astimezone(tz).date(), now.astimezone(tz).date())
-            if since - timedelta(seconds=grace) <= b.at <= now
-        ]
-        if not past:
-            return
-        rows = asrun.rows(start=since.astimezone(tz).date(), tz=tz)
-        settled = {(r.key, r.zone) for r in rows if r.status in SETTLED_OUTCOMES}
-        interrupted = {(r.key, r.zone) for r in rows if r.status == Outcome.INTERRUPTED}
-        for b in past:
-            late = (now - b.at).total_seconds()
+        for b in catch_up(self.schedule, self.station, _request_for):
             with self._lock:
                 self._fired.add(b.key)
-            # per zone: a zone that aired it keeps it; one that did not gets it late, or a 'missed' row
-            for player in zones.targets(self.station.players, b.zones):
-                if (b.key, player.zone) in settled:
-                    continue
-                req = _request_for(b)
-                if late <= grace:
-                    log.warning("Phát muộn %s (trễ %.0f giây, trong thời gian cho phép).", b.key, late)
-                    player.submit(req)
-                elif (b.key, player.zone) not in interrupted:
-                    reason = f"phần mềm không chạy lúc đến giờ (trễ {fmt.duration(late)} khi khởi động lại)"
-                    asrun.record(**Player.row_fields(req, player.zone), status=Outcome.MISSED, error=reason)
-                    log.warning("BỎ LỠ %s: %s", b.key, reason)
 
     def _extend_horizon(self) -> None:
         with self._lock:
