@@ -215,6 +215,18 @@ class Daemon:
             time.sleep(retry_after)
         return code, answer
 
+    def api_text(self, path: str) -> tuple[int, str]:
+        """GET a text endpoint (``/metrics``) with the state folder's token."""
+        info = json.loads((self.project.root / "state" / "daemon.json").read_text())
+        token = (self.project.root / "state" / "api-token").read_text().strip()
+        req = urllib.request.Request(f"http://127.0.0.1:{info['port']}{path}")
+        req.add_header("Authorization", f"Bearer {token}")
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                return resp.status, resp.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode(errors="replace")
+
     def _api_once(self, method, path, body, token, raw, headers) -> tuple[int, dict, float]:
         info = json.loads((self.project.root / "state" / "daemon.json").read_text())
         if token == "auto":

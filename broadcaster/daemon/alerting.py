@@ -29,6 +29,7 @@ _FINAL = {o.value for o in Outcome if o is not Outcome.STARTED}
 
 def alert_config(schedule: Schedule) -> AlertConfig:
     a = schedule.alerts
+    password = schedule.state_path / "smtp-password"
     return AlertConfig(
         webhook_url=a.webhook,
         email_to=list(a.email_to),
@@ -37,7 +38,8 @@ def alert_config(schedule: Schedule) -> AlertConfig:
         smtp_port=a.smtp_port,
         smtp_starttls=a.smtp_starttls,
         smtp_user=a.smtp_user,
-        smtp_password_file=str(schedule.state_path / "smtp-password"),
+        # a mail server without login needs no password file; with smtp_user a missing file is an error
+        smtp_password_file=str(password) if password.exists() or a.smtp_user else None,
         repeat_minutes=a.repeat_minutes,
         station_name=f"Loa xã — {schedule.campaign.name}",
     )

@@ -237,8 +237,16 @@ class Daemon:
             if not old.zones and not self.schedule.zones:
                 self._apply_output(old.output, self.schedule.output)
             new = self.schedule
-            if (old.api, old.state_path, old.zones) != (new.api, new.state_path, new.zones):
-                log.warning("Thay đổi 'api', 'state_dir' hoặc 'zones' chỉ có hiệu lực sau khi khởi động lại phần mềm.")
+            if (old.api, old.state_path, old.zones, old.alerts, old.power) != (
+                new.api,
+                new.state_path,
+                new.zones,
+                new.alerts,
+                new.power,
+            ):
+                log.warning(
+                    "Thay đổi 'api', 'state_dir', 'zones', 'alerts' hoặc 'power' chỉ có hiệu lực sau khi khởi động lại."
+                )
             diff = self.jobs.sync(self.schedule, datetime.now(UTC), skip=self._fired.__contains__)
         self.last_reload = {"ok": True, "at": _now_iso(), "message": f"đã nạp lại ({shown}): {diff}"}
         self.watch.reload_result(True, "")
