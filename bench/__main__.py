@@ -24,8 +24,10 @@ FIGURES = [
     "scale",
     "footprint",
     "normalize_speed",
+    "zones",
+    "console",
 ]
-NEEDS_SOUND = {"start_accuracy", "start_under_load", "time_to_air", "footprint"}
+NEEDS_SOUND = {"start_accuracy", "start_under_load", "time_to_air", "footprint", "zones", "console"}
 
 
 def _module(name: str):

@@ -82,7 +82,7 @@ def run(pa=None, quick: bool = False) -> dict:
     """The figure, in the shape ``python -m bench`` prints and stores."""
     return {
         "id": "normalize",
-        "title": "Text normalization speed (in-process, one thread)",
+        "title": "7. Text normalization speed (in-process, one thread)",
         "rows": rows(quick),
         "notes": ["Each text is normalized once before timing; p99 must stay under the 50 ms budget."],
     }

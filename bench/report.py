@@ -54,6 +54,10 @@ SHORT = {
     "render": "3. Render cache",
     "scale": "4. Scale",
     "footprint": "5. Footprint",
+    "start_under_load": "6. Start under API load",
+    "normalize_speed": "7. Normalization speed",
+    "zones": "8. Zones over Icecast",
+    "console": "9. Web console",
 }
 
 

@@ -190,7 +190,7 @@ def run(pa: pulse.PulseServer, quick: bool = False) -> dict:
             notes.append(f"{name}: not played/heard {s['missing']}, logged with no measured start {s['unmeasured']}.")
     return {
         "id": "start_under_load",
-        "title": "Start error at the sink under API load; logged − measured start error",
+        "title": "6. Start error at the sink under API load; logged − measured start error",
         "rows": rows_out,
         "notes": notes,
         "raw": {

@@ -40,6 +40,7 @@ BLOCK_S = 0.02  # the pace at which audio is handed to the output
 # insert silence gaps in the first tenth of a second.
 LEAD_S = 0.15
 FADE_S = 0.01  # soft edges where sound stops/starts (underrun) and crossfade when catching up
+STEER_BLOCKS = 150  # 3 s of 20 ms blocks: a surplus lasting this long is dropped (a steady delay)
 MAX_BUFFER_S = 10.0  # never hold more than this (a stuck output must not grow memory)
 ARRIVAL_WINDOW = 50  # how many recent arrivals the lump size is judged on (~10 s at 64 kbit/s)
 MIN_ARRIVALS = 3  # before playing: two waits between arrivals measured
@@ -196,6 +197,10 @@ class Pacer:
         self.underruns = 0
         self.rebuffering = False  # the buffer ran dry: silence until it holds the target again
         self.last_sound = time.monotonic()  # when real audio was last handed out
+        # steering: the lowest buffer level over a window; a surplus that persists is dropped, so
+        # every connection settles on the same delay (the station compensates one fixed delay)
+        self._low = np.inf
+        self._low_blocks = 0
 
     def blocks(self, stop: threading.Event) -> Iterator[Float32Array]:
         """Blocks until the link has failed and its buffer is empty, or ``stop`` is set (then it returns)."""
@@ -220,8 +225,11 @@ class Pacer:
                     continue
                 self.rebuffering, fade_in = False, True
             ahead = max(0, self.lead - (k - 1) * self.block)  # head start still being handed out
+            surplus = self._surplus(buf.level(), ahead)
             if buf.level() > self.ceiling + ahead:
                 out = self._catch_up(self.target + ahead)
+            elif surplus:
+                out = self._catch_up(buf.level() - surplus)
             elif buf.level() >= self.block:
                 out = buf.take(self.block)
             else:  # underrun: the last samples fade out, then silence until the buffer is refilled
@@ -240,6 +248,16 @@ class Pacer:
                 fade_in = False
             self.last_sound = time.monotonic()
             yield out
+
+    def _surplus(self, level: int, ahead: int) -> int:
+        """Samples to drop now: what stayed above the target through a whole window (0 most of the time)."""
+        self._low = min(self._low, level)
+        self._low_blocks += 1
+        if self._low_blocks < STEER_BLOCKS:
+            return 0
+        low, self._low, self._low_blocks = self._low, np.inf, 0
+        extra = int(low) - (self.target + ahead)
+        return extra if extra > self.block else 0
 
     def adapt(self) -> None:
         """Target: the wanted delay, but always more than one arrival lump (+ 3 blocks of slack);
