@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from broadcaster import ui
 
-HELP = "Liệt kê các thiết bị phát âm thanh (card âm thanh → amply → loa) mà máy nhìn thấy"
+HELP = (
+    "Liệt kê các thiết bị phát âm thanh (card âm thanh → amply → loa) và các đầu vào theo dõi (monitor:) "
+    "mà máy nhìn thấy"
+)
 
 _NONE_HINT = (
     "Kiểm tra: card âm thanh (hoặc USB sound) đã cắm chắc chưa; dây từ máy sang amply đã nối chưa; "
@@ -26,9 +29,12 @@ def run(args) -> int:
         ui.error(exc.message, _NONE_HINT)
         if exc.detail:
             ui.info(f"  (chi tiết kỹ thuật: {exc.detail})")
+        _print_monitors()
         return 1
     if not devices:
-        return ui.error("Không thấy thiết bị phát âm thanh nào trên máy.", _NONE_HINT)
+        code = ui.error("Không thấy thiết bị phát âm thanh nào trên máy.", _NONE_HINT)
+        _print_monitors()
+        return code
 
     rows = [
         (("*" if d["default"] else ""), str(d["index"]), d["name"], d["hostapi"], str(d["channels"])) for d in devices
@@ -43,4 +49,27 @@ def run(args) -> int:
         "Chọn thiết bị bằng số hoặc một phần tên, ví dụ: broadcaster test-tone --device "
         f'{devices[0]["index"]}  hoặc  --device "{devices[0]["name"].split()[0]}"'
     )
+    _print_monitors()
     return 0
+
+
+def _print_monitors() -> None:
+    """Capture inputs that ``monitor:`` accepts (proof of play): sound-server sources, then PortAudio inputs."""
+    from broadcaster.playout.devices import list_input_devices
+    from broadcaster.playout.sink import SinkError
+    from broadcaster.proof.capture import pulse_sources
+
+    names = [f"monitor:{name}" for name in pulse_sources()]
+    try:
+        inputs = list_input_devices()
+    except SinkError:
+        inputs = []
+    names += [f"monitor:alsa:{d['index']}  ({d['name']}, {d['hostapi']})" for d in inputs]
+    print()
+    if not names:
+        print("Không thấy đầu vào theo dõi (monitor) nào: cắm dây line-in từ amply hoặc micro đặt gần loa.")
+        return
+    print("Đầu vào theo dõi (nghe lại loa để kiểm tra chương trình có phát ra tiếng):")
+    for name in names:
+        print(f"  {name}")
+    print("Với PulseAudio/PipeWire, '<tên loa>.monitor' là những gì loa đó nhận được.")

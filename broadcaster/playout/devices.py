@@ -88,3 +88,46 @@ def match_device(spec: str | int | None, devices: list[Device]) -> Device:
     if len(matches) > 1:
         log.warning("Có %d thiết bị khớp '%s'; dùng '%s'", len(matches), spec, matches[0]["name"])
     return matches[0]
+
+
+def input_devices_unlocked(host: PortAudioHost) -> list[Device]:
+    """Capture devices (for ``monitor:``) as dicts; call only from inside ``host.call``."""
+    host.refresh_unlocked()
+    sd = host.sd
+    try:
+        devices = sd.query_devices()
+        hostapis = sd.query_hostapis()
+    except sd.PortAudioError as exc:
+        raise SinkError("Không đọc được danh sách thiết bị âm thanh.", str(exc)) from exc
+    try:
+        default_in = sd.query_devices(kind="input")["index"]
+    except (sd.PortAudioError, ValueError, KeyError, TypeError):
+        default_in = -1
+    return [
+        {
+            "index": dev["index"],
+            "name": dev["name"],
+            "hostapi": hostapis[dev["hostapi"]]["name"],
+            "channels": dev["max_input_channels"],
+            "default": dev["index"] == default_in,
+            "default_samplerate": dev["default_samplerate"],
+        }
+        for dev in devices
+        if dev["max_input_channels"] > 0
+    ]
+
+
+def list_input_devices(host: PortAudioHost | None = None) -> list[Device]:
+    """Capture devices PortAudio sees (line-in, microphone): what ``monitor:alsa:…`` accepts."""
+    h = host or PortAudioHost.shared()
+    h.sd  # noqa: B018 - a missing PortAudio is reported here, in Vietnamese
+    return h.call(lambda: input_devices_unlocked(h), "query-input-devices")
+
+
+def find_input_device(spec: str | int | None, host: PortAudioHost) -> Device:
+    """The capture device for ``spec`` (index or name substring), or a SinkError."""
+    devices = host.call(lambda: input_devices_unlocked(host), "query-input-devices")
+    if not devices:
+        host.mark_dirty()
+        raise SinkError("Không thấy đầu vào âm thanh (line-in/micro) nào trên máy. " + HINT_DEVICES)
+    return find_device(spec, devices, host)
