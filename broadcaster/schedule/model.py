@@ -40,7 +40,7 @@ from broadcaster.schedule.types import (
 from broadcaster.schedule.zone_types import StreamUrl, TextList, ZoneMap, ZoneNames
 
 #: measured Icecast → receiver → loudspeaker delay on loopback (docs/benchmarks.md), sent early by default
-DEFAULT_ICECAST_DELAY_MS = 250.0
+DEFAULT_ICECAST_DELAY_MS = 415.0
 
 
 class Priority(enum.IntEnum):
