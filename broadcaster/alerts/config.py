@@ -7,11 +7,12 @@ advice are Vietnamese because people read them on a phone in the commune office.
 from __future__ import annotations
 
 import os
-import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from broadcaster.secretfile import read_secret_file
 
 #: the SMTP password, when it is not in a file (``smtp_password_file``) or the config itself
 SMTP_PASSWORD_ENV = "LOA_XA_SMTP_PASSWORD"
@@ -127,10 +128,7 @@ def smtp_password(config: AlertConfig) -> str | None:
     if not config.smtp_password_file:
         return None
     path = Path(config.smtp_password_file).expanduser()
-    try:
-        mode = path.stat().st_mode
-        if mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise ValueError(f"tệp mật khẩu SMTP {path} để người khác đọc được — chạy: chmod 600 {path}")
-        return path.read_text(encoding="utf-8").strip() or None
-    except OSError as exc:
-        raise ValueError(f"không đọc được tệp mật khẩu SMTP {path}: {exc.strerror or exc}") from None
+    value = read_secret_file(path)  # SecretFileError is a ValueError: unsafe, empty or unreadable
+    if value is None:
+        raise ValueError(f"không đọc được tệp mật khẩu SMTP {path}: chưa có tệp này")
+    return value

@@ -15,7 +15,7 @@ from icecast_server import IcecastServer, icecast_available
 
 from broadcaster.playout.sink import SinkError
 from broadcaster.zones.icecast import IcecastSink
-from broadcaster.zones.mp3 import first_frame_sync
+from broadcaster.zones.mp3 import find_frame_sync
 
 pytestmark = pytest.mark.slow
 
@@ -96,8 +96,8 @@ class Listener:
         import av
 
         data = b"".join(c for _, c in self.chunks)
-        start = first_frame_sync(data)
-        assert start >= 0, "no MPEG frame header in what the listener received"
+        start = find_frame_sync(data)
+        assert start is not None, "no MPEG frame header in what the listener received"
         walls = np.array([w for w, _ in self.chunks])
         ends = np.cumsum([len(c) for _, c in self.chunks]) - start
         t0 = float(np.min(walls - ends / BYTES_PER_S)) + send_ahead_s

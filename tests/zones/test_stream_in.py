@@ -11,13 +11,12 @@ import time
 import numpy as np
 import pytest
 
+from broadcaster.zones.mp3 import find_frame_sync, frame_header
 from broadcaster.zones.stream_in import (
     Mp3Decoder,
     StreamError,
     StreamReader,
     check_url,
-    find_frame_sync,
-    frame_header,
 )
 
 SRC_RATE = 44100
