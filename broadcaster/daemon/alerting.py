@@ -25,6 +25,11 @@ log = logging.getLogger("broadcaster.daemon")
 
 #: outcomes that end an attempt (the amplifier may go off after them, metrics count them)
 _FINAL = {o.value for o in Outcome if o is not Outcome.STARTED}
+#: the recovery notice of each zone alert kind (by the zone's or the receiver's name)
+_ZONE_RECOVERED = {
+    "icecast_down": "vùng {key}: đã kết nối lại Icecast",
+    "receiver_lost": "cụm loa {key} đã nhận tiếng trở lại",
+}
 
 
 def alert_config(schedule: Schedule) -> AlertConfig:
@@ -124,20 +129,25 @@ class Watch:
         no_voice = bool(voices) and all(h.get("reachable") is False for h in voices.values())
         self._toggle("voice_unavailable", "", "không giọng đọc nào dùng được" if no_voice else None, "có giọng đọc")
         self._toggle("disk_full", "", disk_check(self._state_dir), "ổ đĩa đã đủ chỗ")
+        self._zone_alerts(snapshot.get("zones") or [])
         for zone in snapshot.get("zones") or []:
-            name, out = zone["name"], zone.get("output") or {}
-            down = None
-            if zone.get("kind") == "icecast" and out.get("connected") is False:
-                down = f"vùng {name}: mất kết nối Icecast ({out.get('last_error') or 'đang thử lại'})"
-            self._toggle("icecast_down", name, down, f"vùng {name}: đã kết nối lại Icecast")
-            for r in zone.get("receivers") or []:
-                lost = None if r["alive"] else f"cụm loa {r['name']} (vùng {name}): {r['state_vi']}"
-                self._toggle("receiver_lost", r["name"], lost, f"cụm loa {r['name']} đã nhận tiếng trở lại")
-            self.metrics.receivers_alive(name, int(zone.get("receivers_alive") or 0))
-            self.metrics.queue_length(name, int(zone.get("queue") or 0))
+            self.metrics.receivers_alive(zone["name"], int(zone.get("receivers_alive") or 0))
+            self.metrics.queue_length(zone["name"], int(zone.get("queue") or 0))
         if not snapshot.get("zones"):
             self.metrics.queue_length("main", len(snapshot.get("queue") or []))
         self.metrics.alerts_active(len(self.hub.active()))
+
+    def _zone_alerts(self, zone_states: list[dict[str, Any]]) -> None:
+        """Raise what :func:`~broadcaster.daemon.status.zone_problems` finds; resolve what it no longer does."""
+        from broadcaster.daemon.status import zone_problems
+
+        problems = {(p.kind, p.key): p for p in zone_problems(zone_states) if p.kind}
+        for (kind, key), problem in problems.items():
+            self.hub.raise_alert(kind, key, problem.message)
+        for alert in self.hub.active():
+            kind, key = alert["kind"], alert["key"]
+            if kind in _ZONE_RECOVERED and (kind, key) not in problems:
+                self.hub.resolve(kind, key, _ZONE_RECOVERED[kind].format(key=key))
 
     def _toggle(self, kind: str, key: str, problem: str | None, recovered: str) -> None:
         if problem:

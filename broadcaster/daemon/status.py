@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -31,7 +32,7 @@ def snapshot(daemon: Daemon) -> StatusSnapshot:
     zone_states, receivers = zones_of(daemon)
     return StatusSnapshot.model_validate(
         {
-            "alerts": alerts(output, last, daemon.last_reload, engines) + zone_alerts(zone_states),
+            "alerts": alerts(output, last, daemon.last_reload, engines) + [p.text for p in zone_problems(zone_states)],
             "now_playing": player.now_playing(),
             "queue": [r.describe() for r in player.queued()],
             "next": [
@@ -90,23 +91,40 @@ def zones_of(daemon: Daemon) -> tuple[list[dict[str, Any]], dict[str | None, lis
     return out, receivers
 
 
-def zone_alerts(zone_states: list[dict[str, Any]]) -> list[str]:
-    """A mount that cannot be fed, or a cluster whose receivers went quiet."""
+@dataclass(frozen=True)
+class ZoneProblem:
+    """One thing wrong with a zone: what ``status`` says, and the alert it raises (``kind`` None: status only)."""
+
+    kind: str | None
+    key: str
+    message: str
+    advice: str = ""
+
+    @property
+    def text(self) -> str:
+        return f"{self.message} — {self.advice}" if self.advice else self.message
+
+
+def zone_problems(zone_states: list[dict[str, Any]]) -> list[ZoneProblem]:
+    """A mount that cannot be fed, or a cluster whose receivers went quiet (status and alerts read the same)."""
     found = []
     for z in zone_states:
-        output = z["output"]
+        name, output = z["name"], z["output"]
         if output.get("error"):
-            found.append(f"Vùng {z['name']}: đầu ra không dùng được — {output['error']}")
+            found.append(ZoneProblem(None, name, f"Vùng {name}: đầu ra không dùng được — {output['error']}"))
         elif z["kind"] == "icecast" and output.get("connected") is False:
             found.append(
-                f"Vùng {z['name']}: mất kết nối máy chủ Icecast ({output.get('last_error') or 'đang thử lại'}) — "
-                "kiểm tra máy chủ Icecast và mật khẩu nguồn; các vùng khác vẫn phát."
+                ZoneProblem(
+                    "icecast_down",
+                    name,
+                    f"Vùng {name}: mất kết nối máy chủ Icecast ({output.get('last_error') or 'đang thử lại'})",
+                    "kiểm tra máy chủ Icecast và mật khẩu nguồn; các vùng khác vẫn phát.",
+                )
             )
         for r in z["receivers"]:
             if not r["alive"]:
-                found.append(
-                    f"Cụm loa {r['name']} (vùng {z['name']}): {r['state_vi']} — kiểm tra điện, mạng và máy thu."
-                )
+                message = f"Cụm loa {r['name']} (vùng {name}): {r['state_vi']}"
+                found.append(ZoneProblem("receiver_lost", r["name"], message, "kiểm tra điện, mạng và máy thu."))
     return found
 
 
