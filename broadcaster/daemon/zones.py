@@ -109,7 +109,7 @@ class Receivers:
         """Record one heartbeat; returns the receiver with the zone it belongs to (None if unknown)."""
         url = str(body.get("url") or "")
         zone = zone_of_mount(schedule, url)
-        known = {"receiver", "url", "state", "buffer_ms", "last_error", "connected_since", "bytes_received"}
+        known = {"receiver", "url", "state", "buffer_ms", "last_error", "connected_since", "bytes_received", "reconnects"}
         receiver = Receiver(
             name=str(body.get("receiver") or address or "?")[:80],
             url=url[:300],
@@ -122,7 +122,7 @@ class Receivers:
             bytes_received=_int(body.get("bytes_received")),
             reconnects=_int(body.get("reconnects")),
             address=address,
-            extra={k: v for k, v in body.items() if k not in known and k != "reconnects"},
+            extra={k: v for k, v in body.items() if k not in known},
         )
         with self._lock:
             self._by_name[receiver.name] = receiver
