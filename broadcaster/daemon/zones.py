@@ -109,7 +109,16 @@ class Receivers:
         """Record one heartbeat; returns the receiver with the zone it belongs to (None if unknown)."""
         url = str(body.get("url") or "")
         zone = zone_of_mount(schedule, url)
-        known = {"receiver", "url", "state", "buffer_ms", "last_error", "connected_since", "bytes_received", "reconnects"}
+        known = {
+            "receiver",
+            "url",
+            "state",
+            "buffer_ms",
+            "last_error",
+            "connected_since",
+            "bytes_received",
+            "reconnects",
+        }
         receiver = Receiver(
             name=str(body.get("receiver") or address or "?")[:80],
             url=url[:300],
