@@ -101,10 +101,26 @@ class PortAudioHost:
         threading.Thread(target=target, name=f"portaudio-{what}", daemon=True).start()
         if not done.wait(max(0.05, timeout - (time.monotonic() - t0))):
             self.mark_dirty()
+            self._no_terminate_at_exit()
             raise SinkError(HUNG, f"{what} did not return within {timeout} s")
         if "error" in box:
             raise box["error"]
         return box["value"]  # type: ignore[no-any-return]
+
+    def _no_terminate_at_exit(self) -> None:
+        """After an abandoned call, let the OS release PortAudio at exit instead of ``Pa_Terminate``.
+
+        sounddevice terminates PortAudio in an ``atexit`` handler. After a call into a hung sound
+        server was abandoned, PortAudio's internal mutexes may still be held or its streams
+        half-open, and ``Pa_Terminate`` then aborts the process (an assertion in
+        ``PaUnixMutex_Terminate``): a clean stop would exit with SIGABRT. Process exit closes
+        every file and socket anyway.
+        """
+        import atexit
+
+        handler = getattr(self.sd, "_exit_handler", None)
+        if handler is not None:
+            atexit.unregister(handler)
 
     def refresh_unlocked(self) -> None:
         """Re-initialise PortAudio if marked dirty; call only from inside :meth:`call`."""
