@@ -151,6 +151,13 @@ class Station:
         stack.callback(player.shutdown)
         return player
 
+    def open_output(self, name: str, spec: Any) -> Sink:
+        """A fresh output ``name`` for ``spec``, with its monitor as the current schedule says.
+
+        Raises :class:`StationError` when a zoneless schedule's one output cannot open.
+        """
+        return self._open_sink(name, spec)
+
     def _open_sink(self, name: str, spec: Any) -> Sink:
         """A zone's output; a zone that cannot open gets an output that says why at air time.
 
@@ -204,7 +211,9 @@ class Station:
                 self._on_alert(kind, name, f"{where}: {detail.get('message') or kind}", detail)
 
         try:
-            return MonitoredSink(sink, MonitorCapture(device), on_alert=on_alert)
+            return MonitoredSink(
+                sink, MonitorCapture(device), dead_air_s=self.schedule.output.dead_air_seconds, on_alert=on_alert
+            )
         except Exception as exc:  # noqa: BLE001 - see the docstring
             log.error("Không mở được đầu nghe kiểm tra '%s' (%s): vẫn phát, nhưng không kiểm tra được.", device, exc)
             return sink

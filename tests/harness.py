@@ -20,6 +20,7 @@ import urllib.error
 import urllib.request
 import wave
 from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -275,3 +276,46 @@ class Daemon:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait()
+
+
+class Webhook:
+    """A real HTTP endpoint on loopback that keeps every JSON alert posted to it, with its arrival time."""
+
+    def __init__(self) -> None:
+        received: list[dict] = []
+        arrived: list[float] = []
+        self.received, self.arrived = received, arrived
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's spelling
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                arrived.append(time.time())
+                received.append(json.loads(body))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, name="webhook", daemon=True).start()
+
+    def alerts(self, kind: str, since: float = 0.0) -> list[tuple[float, dict]]:
+        """``(arrival wall time, alert)`` of each alert of ``kind`` that arrived at or after ``since``."""
+        got = list(zip(list(self.arrived), list(self.received), strict=False))
+        return [(t, a) for t, a in got if a.get("kind") == kind and t >= since]
+
+    def wait_for(self, kind: str, timeout: float = 20.0, since: float = 0.0) -> dict:
+        """The first alert of ``kind`` that arrived at or after ``since`` (waits up to ``timeout`` s)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.alerts(kind, since)
+            if found:
+                return found[0][1]
+            time.sleep(0.1)
+        raise AssertionError(f"no '{kind}' alert reached the webhook: {self.received}")
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

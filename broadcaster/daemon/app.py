@@ -33,11 +33,10 @@ from broadcaster.daemon.status import output_missing, snapshot
 from broadcaster.daemon.watch import ScheduleWatcher
 from broadcaster.daemon.zones import Receivers
 from broadcaster.playout.player import Player, Request
-from broadcaster.playout.sinks import SinkError, open_sink
 from broadcaster.records import Outcome, Source
 from broadcaster.schedule.load import load_schedule
 from broadcaster.schedule.model import Broadcast, Output, Priority, Schedule
-from broadcaster.station import Station, StationError, zone_outputs
+from broadcaster.station import MAIN_OUTPUT, Station, StationError, zone_outputs
 
 log = logging.getLogger("broadcaster.daemon")
 
@@ -285,20 +284,23 @@ class Daemon:
     def _apply_output(self, old: Output, new: Output) -> None:
         """A changed ``output`` applies without a restart (unless the command line chose it)."""
         opts, player = self.options, self.station.player
-        if new.device != old.device:
-            if opts.output is not None:
-                log.warning(
-                    "Đầu ra đã được chọn bằng --output khi khởi động (%s): bỏ qua 'output.device' trong lịch.",
-                    opts.output,
-                )
+        device_changed = new.device != old.device
+        if device_changed and opts.output is not None:
+            log.warning(
+                "Đầu ra đã được chọn bằng --output khi khởi động (%s): bỏ qua 'output.device' trong lịch.",
+                opts.output,
+            )
+            device_changed = False
+        if device_changed or (new.monitor, new.dead_air_seconds) != (old.monitor, old.dead_air_seconds):
+            spec = opts.output if opts.output is not None else new.device
+            try:
+                sink = self.station.open_output(MAIN_OUTPUT, spec)
+            except StationError as exc:
+                log.error("Không đổi được đầu ra âm thanh: %s. Vẫn dùng đầu ra cũ (%s).", exc, player.sink.name)
             else:
-                try:
-                    sink = open_sink(new.device)
-                except SinkError as exc:
-                    log.error("Không đổi được đầu ra âm thanh: %s. Vẫn dùng đầu ra cũ (%s).", exc, player.sink.name)
-                else:
-                    player.use_sink(sink)
-                    log.info("Đổi đầu ra âm thanh: %s (áp dụng từ lượt phát tiếp theo).", sink.name)
+                player.use_sink(sink)
+                heard = f", đầu nghe kiểm tra {new.monitor}" if new.monitor else ""
+                log.info("Đổi đầu ra âm thanh: %s%s (áp dụng từ lượt phát tiếp theo).", sink.name, heard)
         if new.grace_minutes != old.grace_minutes:
             if opts.grace_minutes is not None:
                 log.warning(

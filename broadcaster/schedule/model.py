@@ -159,6 +159,8 @@ class Output:
     grace_minutes: float = field(default=5.0, metadata=declare(Number()))
     #: a capture device that hears the loudspeakers (line-in from the amplifier, a microphone, a sink's monitor)
     monitor: str | None = field(default=None, metadata=declare(Nullable(Text(), None)))
+    #: silence or steady hum at a monitor this long while the programme has sound is dead air (alerted live)
+    dead_air_seconds: float = field(default=3.0, metadata=declare(Number(1.0)))
 
 
 #: ``Zone.device`` when the key is left out (``device: null`` means the default sound card)

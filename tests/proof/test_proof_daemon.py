@@ -10,48 +10,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from harness import Daemon, Project
+from harness import Daemon, Project, Webhook
 
 pytestmark = [pytest.mark.audio, pytest.mark.slow]
-
-
-class Webhook:
-    """A real HTTP endpoint on loopback that keeps every JSON alert posted to it."""
-
-    def __init__(self) -> None:
-        received: list[dict] = []
-        self.received = received
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's spelling
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                received.append(json.loads(body))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def wait_for(self, kind: str, timeout: float = 20.0) -> dict:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for alert in self.received:
-                if alert.get("kind") == kind:
-                    return alert
-            time.sleep(0.1)
-        raise AssertionError(f"no '{kind}' alert reached the webhook: {self.received}")
-
-    def close(self) -> None:
-        self.server.shutdown()
 
 
 def monitored_project(tmp_path, pulse_server, hook: Webhook) -> Project:
@@ -118,3 +82,28 @@ def test_heard_when_the_loudspeakers_play_and_not_heard_when_muted(tmp_path, pul
         subprocess.run(pactl + ["0"], env={**os.environ, **pulse_server.env}, timeout=10)
         daemon.terminate()
         hook.close()
+
+
+def test_a_monitor_added_while_the_daemon_runs_checks_the_next_broadcast(tmp_path, pulse_server):
+    project = Project(tmp_path)
+    project.save()
+    daemon = Daemon(project, pulse_server.env).start()
+    try:
+        assert daemon.cli("say", "Bản tin trước khi có đầu nghe kiểm tra.").returncode == 0
+        (row,) = wait_final(project, 1)
+        assert row["status"] == "played" and row["heard"] is None, row
+
+        mark = len(daemon.lines)
+        project.save(
+            project.yaml_text().replace(
+                "output: {grace_minutes: 1}",
+                f"output: {{grace_minutes: 1, monitor: {pulse_server.sink_name}.monitor, dead_air_seconds: 2}}",
+            )
+        )
+        changed = daemon.wait_for("Đổi đầu ra âm thanh", timeout=10, start=mark)
+        assert f"đầu nghe kiểm tra {pulse_server.sink_name}.monitor" in changed
+        assert daemon.cli("say", "Bản tin sau khi có đầu nghe kiểm tra.").returncode == 0
+        rows = wait_final(project, 2)
+        assert rows[-1]["status"] == "played" and rows[-1]["heard"] == 1, rows[-1]
+    finally:
+        daemon.terminate()
