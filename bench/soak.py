@@ -11,7 +11,13 @@ Faults, all in one run:
 * a broken schedule edit (a tab), then a good edit that adds a slot;
 * a cache file the daemon rendered is corrupted before the broadcast that uses it;
 * the daemon is SIGKILLed mid-broadcast and restarted later, after one broadcast was due
-  beyond the grace period (→ ``missed``) and one within it (→ played late).
+  beyond the grace period (→ ``missed``) and one within it (→ played late);
+* the loudspeakers are muted (the sink, so its monitor hears nothing) for a whole broadcast
+  (→ ``not_heard``, "không nghe thấy", and a ``not_heard`` alert at a loopback webhook), and for
+  5 s in the middle of another (→ still ``played``, with that dead air at its position in the
+  proof, and a ``dead_air`` alert while it is on air).
+
+The sink's monitor is also the daemon's ``output.monitor``: proof of play runs on every broadcast.
 
 The sink's monitor is recorded by one ``Recorder`` per server lifetime; the pieces keep their
 wall-clock origin. At the end every planned broadcast of the soak's span (``broadcaster plan
@@ -19,7 +25,8 @@ wall-clock origin. At the end every planned broadcast of the soak's span (``broa
 outcome, none played twice, no row left open or unplanned, every ``played`` row audible in a
 recording at the ``started_at`` its row claims (±150 ms), that start punctual (within 150 ms of
 the planned time) unless it was a catch-up or queued behind a broadcast still on air, and nothing
-audible at a ``missed`` one. Exit 1 on any discrepancy.
+audible at a ``missed`` one; every ``played`` row ``heard`` (no false "không nghe thấy"), and
+both proof faults detected as above. Exit 1 on any discrepancy.
 """
 
 from __future__ import annotations
@@ -42,18 +49,24 @@ GRACE_MINUTES = 0.1  # 6 s: a broadcast due while the daemon is down is late wit
 ONSET_TOLERANCE_S = 0.150
 QUEUE_SETTLE_S = 0.5  # a broadcast queued behind one that ended this shortly before its time may start late
 KILL_INTO_S = 4.0  # faults land this long after a broadcast's planned start: chime (1.8 s) done, speech on air
+DEAD_AIR_S = 5.0  # the loudspeakers go quiet this long in the middle of the dead-air broadcast
+DEAD_AIR_TOLERANCE_S = 1.0  # the reported dead air starts within this of when the soak muted the sink
+ALERT_WITHIN_S = 8.0  # an alert reaches the webhook this soon after its cause (dead air: after the mute)
 PROXY = "http://127.0.0.1:9"  # discard port, closed on loopback: an immediate connection refusal
 
 SHORT_TEXT = "Kính thưa bà con, đây là bản tin thử nghiệm của đài truyền thanh xã."
 LONG_TEXT = " ".join(["Kính thưa toàn thể nhân dân trong xã, đây là bản tin dài phát thử nghiệm."] * 4)
 OWN_TEXT = "Bà con lưu ý, bản tin này dùng một tệp giọng đọc riêng trong bộ nhớ đệm."
+MEDIUM_TEXT = " ".join(["Kính thưa bà con, loa của thôn đang được kiểm tra xem có kêu thật hay không."] * 2)
 
 # One letter per broadcast, in time order:
 #   n normal · L long, sound server killed during it · A added by the good edit (after a broken one)
 #   C its cache file corrupted before it airs · K long, daemon SIGKILLed during it
 #   M due while the daemon is down, beyond grace · T due while down, within grace (played late)
-SHORT_PLAN = "nnLnnACLnKMTnn"
-FULL_PLAN = "nnnnLnnnnAnnnCnnnnnLnnnnKMTnnnnnnnnn"
+#   U loudspeakers muted throughout (not heard) · D medium, loudspeakers muted for DEAD_AIR_S during it
+#   (D is last: at 8 s spacing its 12 s would push the next broadcasts past the 6 s grace)
+SHORT_PLAN = "nnLnnACLnUnKMTnnnD"
+FULL_PLAN = "nnnnLnnnnAnnnCnnUnnnnnLnnnnKMTnnnnnnnnnD"
 EXPECTED = {
     "n": "played",
     "A": "played",
@@ -62,6 +75,8 @@ EXPECTED = {
     "L": "failed",
     "K": "interrupted",
     "M": "missed",
+    "U": "not_heard",
+    "D": "played",
 }
 
 
@@ -102,7 +117,10 @@ class Soak:
         self.project.write_script("ngan", SHORT_TEXT)
         self.project.write_script("dai", LONG_TEXT)
         self.project.write_script("rieng", OWN_TEXT)
+        self.project.write_script("vua", MEDIUM_TEXT)
         self.env: dict[str, str] = {}
+        self.hook = harness.Webhook()
+        self.muted: dict[str, tuple[float, float]] = {}  # slot → (muted at, unmuted at), wall times
 
     # -- helpers -----------------------------------------------------------------------------
     def note(self, msg: str) -> None:
@@ -115,11 +133,19 @@ class Soak:
         for s in self.slots:
             if s.role == "A" and not with_added:
                 continue
-            script = {"L": "dai", "K": "dai", "C": "rieng"}.get(s.role, "ngan")
+            script = {"L": "dai", "K": "dai", "C": "rieng", "D": "vua"}.get(s.role, "ngan")
             self.project.slot(s.name, s.at, play=[{"script": script}])
         text = self.project.yaml_text()
         assert "output: {grace_minutes: 1}" in text
-        return text.replace("output: {grace_minutes: 1}", f"output: {{grace_minutes: {GRACE_MINUTES}}}")
+        output = f"output: {{grace_minutes: {GRACE_MINUTES}, monitor: {self.pa.sink_name}.monitor}}"
+        return text.replace("output: {grace_minutes: 1}", output) + f"alerts: {{webhook: '{self.hook.url}'}}\n"
+
+    def mute(self, on: bool) -> float:
+        """Mute (or unmute) the loudspeakers: the sink, so its monitor (the daemon's proof input) hears nothing."""
+        r = self.pa.pactl("set-sink-mute", self.pa.sink_name, "1" if on else "0", timeout=5)
+        if r.returncode != 0:
+            raise RuntimeError(f"pactl set-sink-mute failed: {r.stderr.strip()}")
+        return time.time()
 
     @staticmethod
     def sleep_until(t: datetime | float) -> None:
@@ -153,6 +179,8 @@ class Soak:
             raise
         finally:
             self._watching = False
+            if pa._proc is not None and pa._proc.poll() is None:
+                pa.pactl("set-sink-mute", pa.sink_name, "0", timeout=5)  # a soak stopped while muted
             self.close_piece()  # a soak that stopped early still reconciles what was recorded
             self.pulse_log = pa._log_tail()
             pa.close()
@@ -201,8 +229,8 @@ class Soak:
             "https_proxy": PROXY,
             "HTTP_PROXY": PROXY,
             "http_proxy": PROXY,
-            "NO_PROXY": "",
-            "no_proxy": "",
+            "NO_PROXY": "127.0.0.1,localhost",  # the alert webhook is on loopback: straight to it
+            "no_proxy": "127.0.0.1,localhost",
         }
         self.project.save(self.schedule_text(with_added=False))
         self.rec = pa.record()
@@ -255,9 +283,29 @@ class Soak:
                 self.sleep_until(s.at + timedelta(seconds=1))
                 self.daemon = self.start_daemon()
                 self.note(f"daemon restarted after {time.time() - down_since:.1f} s down")
+            elif s.role == "U":
+                before = self.slots[s.index - 1].name
+                self.daemon.wait_for(f"KẾT THÚC {before}@", timeout=max(0.0, s.at.timestamp() - time.time()) + 20)
+                if time.time() > s.at.timestamp() - 0.1:
+                    self.problems.append(f"{before} was still on air at {s.name}'s time: could not mute before it")
+                self.sleep_until(s.at.timestamp() - 0.5)
+                muted_at = self.mute(True)
+                self.note(f"loudspeakers muted for the whole of {s.name}")
+                self.daemon.wait_for(f"KẾT THÚC {s.name}@", timeout=max(0.0, s.at.timestamp() - time.time()) + 40)
+                self.muted[s.name] = (muted_at, self.mute(False))
+                self.note(f"loudspeakers unmuted after {s.name}")
+            elif s.role == "D":
+                started = self.daemon.wait_stamped(
+                    f"BẮT ĐẦU {s.name}@", timeout=max(0.0, s.at.timestamp() - time.time()) + 20
+                )[2]
+                self.sleep_until(started + KILL_INTO_S)  # it may start late, queued behind the catch-up
+                muted_at = self.mute(True)
+                time.sleep(DEAD_AIR_S)
+                self.muted[s.name] = (muted_at, self.mute(False))
+                self.note(f"loudspeakers muted for {DEAD_AIR_S:g} s during {s.name}")
         # Every broadcast after the last fault must end, each within its slot: a stuck one is caught
         # (and diagnosed, see diagnose()) while it is stuck, not at the end of the run.
-        tail = [s for s in self.slots if s.index > max(i for i, r in enumerate(self.plan) if r != "n")]
+        tail = [s for s in self.slots if s.index > max(i for i, r in enumerate(self.plan) if r not in "nD")]
         for s in tail:
             self.daemon.wait_for(f"KẾT THÚC {s.name}@", timeout=max(0.0, s.at.timestamp() - time.time()) + 40)
         time.sleep(0.5)
@@ -352,6 +400,8 @@ class Soak:
                     and not self._queued_behind(rows, at, exclude=key)
                 ):
                     verdict.append(f"started {late:.1f} s late with nothing else on air")
+            heard_txt, wrong = self._proof_check(slot, mine)
+            verdict += wrong
             if final == "missed":
                 hit, offset = self._onset_near(at, window=(-ONSET_TOLERANCE_S, ONSET_TOLERANCE_S))
                 if hit is not None:
@@ -369,6 +419,7 @@ class Soak:
                     "→".join(statuses) or "—",
                     engines_txt,
                     onset_txt,
+                    heard_txt,
                     "ok" if ok else "; ".join(verdict),
                     reason[:70],
                 )
@@ -386,6 +437,71 @@ class Soak:
         problems += self._other_checks()
         self._print(lines, problems, len(rows))
         return 1 if problems else 0
+
+    def _proof_check(self, slot: Slot | None, rows: list[dict]) -> tuple[str, list[str]]:
+        """What the monitor made of a broadcast (for the table) and what is wrong with it.
+
+        Every ``played`` broadcast must be heard: the loudspeakers were never off during one except
+        the dead-air broadcast, which is still heard (its dead air is reported at the right place).
+        The muted one is ``not_heard`` and its alert reaches the webhook soon after it ends.
+        """
+        final = rows[-1] if rows else None
+        if final is None or final["status"] not in ("played", "not_heard"):
+            return "", []
+        proof = json.loads(final["proof"] or "{}")
+        wrong: list[str] = []
+        heard = {1: "heard", 0: "NOT heard", None: "not checked"}.get(final["heard"], str(final["heard"]))
+        text = heard + (f" {proof['delay_ms']:.0f} ms" if proof.get("delay_ms") is not None else "")
+        if final["status"] == "played" and final["heard"] != 1:
+            wrong.append(f"played but {heard}: {proof.get('note')}")
+        if final["status"] == "not_heard" and final["heard"] != 0:
+            wrong.append(f"not_heard with heard={final['heard']}")
+        role = slot.role if slot else "?"
+        spans = proof.get("dead_air") or []
+        if role != "D" and spans:
+            wrong.append(f"dead air reported on a healthy broadcast: {spans}")
+        if role == "U":
+            ended = datetime.fromisoformat(final["ended_at"]).timestamp() if final["ended_at"] else 0.0
+            got = self.hook.alerts("not_heard", since=ended - 1)
+            if not got:
+                wrong.append("no not_heard alert reached the webhook")
+            else:
+                text += f", alert {got[0][0] - ended:+.1f} s after its end"
+                if got[0][0] - ended > ALERT_WITHIN_S:
+                    wrong.append(f"the not_heard alert came {got[0][0] - ended:.1f} s after the broadcast ended")
+        if role == "D" and final["started_at"] and slot is not None and slot.name in self.muted:
+            muted_at, unmuted_at = self.muted[slot.name]
+            at_s = muted_at - datetime.fromisoformat(final["started_at"]).timestamp()
+            near = [d for d in spans if abs(d["at_s"] - at_s) <= DEAD_AIR_TOLERANCE_S]
+            if not near:
+                wrong.append(f"dead air muted at {at_s:.1f} s into it not reported (spans: {spans})")
+            else:
+                d = near[0]
+                text += f", dead air at {d['at_s']:.1f} s for {d['seconds']:.1f} s (muted at {at_s:.1f} s)"
+                if d["seconds"] < DEAD_AIR_S - DEAD_AIR_TOLERANCE_S:
+                    wrong.append(f"dead air reported as {d['seconds']:.1f} s, muted for {DEAD_AIR_S:g} s")
+            got = self.hook.alerts("dead_air", since=muted_at)
+            if not got:
+                wrong.append("no dead_air alert reached the webhook")
+            else:
+                late = got[0][0] - muted_at
+                text += f", alert {late:.1f} s after the mute"
+                if late > ALERT_WITHIN_S:
+                    wrong.append(f"the dead_air alert came {late:.1f} s after the mute")
+        return text, wrong
+
+    def _false_alerts(self) -> list[str]:
+        """Monitor alerts must come only from the faults made for them (no false alarm on a healthy broadcast)."""
+        problems = []
+        faults = {"dead_air": "D", "not_heard": "U"}
+        for kind, role in faults.items():
+            when = [self.muted[s.name] for s in self.slots if s.role == role and s.name in self.muted]
+            for t, alert in self.hook.alerts(kind):
+                if alert.get("state") == "firing" and not any(a <= t <= b + ALERT_WITHIN_S for a, b in when):
+                    problems.append(
+                        f"a false '{kind}' alert at {datetime.fromtimestamp(t):%H:%M:%S}: {alert['message']}"
+                    )
+        return problems
 
     def _plan(self) -> list[dict]:
         import subprocess
@@ -426,7 +542,7 @@ class Soak:
         return best, (best - target) if best is not None else 0.0
 
     def _other_checks(self) -> list[str]:
-        problems = []
+        problems = self._false_alerts()
         gtts = ((self.final_status or {}).get("engines") or {}).get("gtts") or {}
         if self.final_status is None:
             pass
@@ -448,12 +564,24 @@ class Soak:
         return problems
 
     def _print(self, lines: list[tuple], problems: list[str], nrows: int) -> None:
-        head = ("slot", "role", "planned", "expected", "as-run", "engines", "onset at the sink", "verdict", "reason")
+        head = (
+            "slot",
+            "role",
+            "planned",
+            "expected",
+            "as-run",
+            "engines",
+            "onset at the sink",
+            "proof of play (monitor)",
+            "verdict",
+            "reason",
+        )
         widths = [max(len(str(x[i])) for x in [head, *lines]) for i in range(len(head))]
         print("\nReconciliation: plan (broadcaster plan --json, final schedule) × as-run log × sink recordings")
         print(
             "roles: n normal · L sound server killed · A added by the good edit · C cache corrupted · "
-            "K daemon SIGKILLed · M due while down, beyond grace · T due while down, within grace"
+            "K daemon SIGKILLed · M due while down, beyond grace · T due while down, within grace · "
+            "U loudspeakers muted · D dead air in the middle"
         )
         print("  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)))
         print("  ".join("-" * w for w in widths))
@@ -470,7 +598,8 @@ class Soak:
         else:
             print(
                 "No discrepancy: every planned broadcast is accounted for, none played twice, every 'played' "
-                "one is audible at its start, espeak carried all of them."
+                "one is audible at its start and heard by the monitor, the muted one is 'not_heard', the dead "
+                "air is found where it was made, both alerted; espeak carried all of them."
             )
 
 
@@ -507,7 +636,7 @@ def _threads(pid: int) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.soak", description=__doc__.splitlines()[0])
-    parser.add_argument("--short", action="store_true", help=f"{len(SHORT_PLAN)} broadcasts 8 s apart (~2.5 min)")
+    parser.add_argument("--short", action="store_true", help=f"{len(SHORT_PLAN)} broadcasts 8 s apart (~3 min)")
     parser.add_argument("--keep", action="store_true", help="keep the project folder (as-run log, cache) afterwards")
     args = parser.parse_args(argv)
     why = pulse.pulseaudio_available()
@@ -535,6 +664,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"project kept in {root}")
         else:
             shutil.rmtree(root, ignore_errors=True)
+    soak.hook.close()
     print(f"soak {'short' if args.short else 'full'}: {time.time() - t0:.0f} s, exit {code}")
     if code:
         for item in getattr(soak, "diagnosis", []):

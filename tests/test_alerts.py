@@ -338,3 +338,39 @@ def test_disk_check(tmp_path: Path) -> None:
     assert disk_check(tmp_path, min_free_mb=0) is None
     message = disk_check(tmp_path / "chua-co" / "thu-muc", min_free_mb=10**12)
     assert message is not None and "MB trống" in message and "xoá bớt" in message
+
+
+def _watch(tmp_path: Path):
+    from broadcaster.daemon.alerting import Watch
+    from broadcaster.schedule.load import load_schedule
+
+    path = tmp_path / "schedule.yaml"
+    path.write_text("campaign: {name: t, start: 2026-04-17, end: 2026-04-26}\nslots: []\n", encoding="utf-8")
+    result = load_schedule(path)
+    assert result.schedule is not None, result.errors
+    return Watch(result.schedule)
+
+
+def _finished(proof: dict[str, Any] | None) -> dict[str, Any]:
+    return {"key": "k", "title": "Bản tin", "planned_at": None, "proof": proof, "error": "không nghe thấy"}
+
+
+HEARD = {"heard": True, "delay_ms": 5.0, "dead_air": [], "note": None}
+DEAD = {"heard": True, "delay_ms": 5.0, "dead_air": [{"at_s": 3.5, "seconds": 5.0, "kind": "silence"}], "note": "mất"}
+
+
+def test_dead_air_and_not_heard_alerts_end_when_a_broadcast_is_heard_whole(tmp_path):
+    """Found at the end (the live check may miss a gap near the end), and resolved by a clean broadcast,
+    so the next day's dead air alerts again instead of being swallowed by a forever-active alert."""
+    watch = _watch(tmp_path)
+    try:
+        watch.on_player_event("played", _finished(DEAD))
+        assert [(a["kind"], a["key"]) for a in watch.hub.active()] == [("dead_air", "main")]
+        watch.on_player_event("not_heard", _finished({"heard": False, "dead_air": []}))
+        assert {a["kind"] for a in watch.hub.active()} == {"dead_air", "not_heard"}
+        watch.on_player_event("played", _finished({"heard": None, "note": "không kiểm tra được"}))
+        assert {a["kind"] for a in watch.hub.active()} == {"dead_air", "not_heard"}  # unchecked proves nothing
+        watch.on_player_event("played", _finished(HEARD))
+        assert watch.hub.active() == []
+    finally:
+        watch.close()

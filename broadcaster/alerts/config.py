@@ -28,12 +28,13 @@ TITLES: dict[str, str] = {
     "disk_full": "Ổ đĩa sắp đầy",
     "power_failed": "Lệnh bật/tắt tăng âm lỗi",
     "icecast_down": "Mất kết nối Icecast",
+    "monitor_failed": "Đầu nghe kiểm tra lỗi",
 }
 
 #: kind → what to do next (the last line of an e-mail)
 ADVICE: dict[str, str] = {
     "not_heard": "Kiểm tra máy thu kiểm tra, tăng âm và dây loa; nghe thử bằng lệnh `broadcaster say`.",
-    "dead_air": "Kiểm tra tệp âm thanh của bản tin và card âm thanh; xem nhật ký phát (`broadcaster log`).",
+    "dead_air": "Kiểm tra tăng âm, dây loa và nguồn điện; nếu chính tệp âm thanh có đoạn im lặng thì sửa tệp đó.",
     "sound_card_gone": "Kiểm tra dây USB/nguồn của card âm thanh rồi cắm lại; phần mềm tự phát tiếp khi card trở lại.",
     "receiver_lost": "Kiểm tra nguồn điện và mạng (Wi-Fi/4G) của cụm loa; khởi động lại cụm loa nếu cần.",
     "reload_refused": "Mở schedule.yaml, sửa lỗi được nêu rồi lưu lại; lịch cũ vẫn đang chạy.",
@@ -41,6 +42,8 @@ ADVICE: dict[str, str] = {
     "disk_full": "Xoá bớt bản ghi cũ hoặc tệp âm thanh không dùng nữa.",
     "power_failed": "Kiểm tra rơ-le và bộ điều khiển tăng âm; bật tăng âm bằng tay nếu sắp có bản tin.",
     "icecast_down": "Kiểm tra dịch vụ Icecast (`systemctl status icecast2`) và mật khẩu nguồn.",
+    "monitor_failed": "Kiểm tra dây line-in/micrô của đầu nghe kiểm tra và tên thiết bị ở 'monitor:' "
+    "(`broadcaster devices`); bản tin vẫn phát, chỉ không kiểm tra được.",
 }
 
 

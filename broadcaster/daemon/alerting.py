@@ -101,10 +101,24 @@ class Watch:
             )
         elif kind == Outcome.PLAYED and heard:
             self.hub.resolve("not_heard", zone, f"{where}: '{title}' đã nghe thấy bình thường")
+        self._dead_air(proof, zone, where, title)
         if kind != Outcome.UNAPPROVED:
             planned = data.get("planned_at")
             self.power.after(_timestamp(planned) if planned else None)
         self.metrics.alerts_active(len(self.hub.active()))
+
+    def _dead_air(self, proof: dict[str, Any], zone: str, where: str, title: str) -> None:
+        """Dead air found in a finished broadcast alerts (if the live check missed it); a clean one resolves.
+
+        A broadcast heard from start to end also ends a "monitor failed" alert: the monitor works again.
+        """
+        if not proof or proof.get("heard") is None:
+            return
+        self.hub.resolve("monitor_failed", zone, f"{where}: đầu nghe kiểm tra hoạt động trở lại")
+        if proof.get("heard") and proof.get("dead_air"):
+            self.hub.raise_alert("dead_air", zone, f"{where}: '{title}': {proof.get('note') or ''}", {"proof": proof})
+        elif proof.get("heard"):  # heard throughout: the loudspeakers are fine again
+            self.hub.resolve("dead_air", zone, f"{where}: '{title}' phát trọn vẹn, không mất tiếng")
 
     def adhoc_submitted(self, zones: int) -> None:
         """An announcement for ``zones`` outputs: the amplifier on now (the broadcast does not wait)."""

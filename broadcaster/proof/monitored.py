@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from broadcaster.fmt import decimal
 from broadcaster.playout.sink import PlayResult, Sink, as_mono
 from broadcaster.proof.analyze import Proof, analyze, failed_proof, ongoing_dead_air
 from broadcaster.proof.capture import CaptureError, MonitorCapture
@@ -37,6 +38,18 @@ PRE_ROLL_S = 1.5  # start recording this long before the programme (the card ope
 UNKNOWN_START_SLACK_S = 1.0  # without start_at the card's own start-up delay is unknown at first
 
 
+def alert_message(kind: str, detail: dict[str, Any]) -> str:
+    """The Vietnamese text of a monitor alert (``dead_air`` or ``monitor_failed``)."""
+    label = detail.get("label") or "bản tin"
+    if kind == "dead_air":
+        what = "chỉ còn tiếng ù/nhiễu" if detail.get("kind") == "hum" else "im lặng"
+        seconds, at_s = decimal(float(detail.get("seconds") or 0), 1), decimal(float(detail.get("at_s") or 0), 1)
+        return f"{what} đã {seconds} giây, từ giây {at_s} của '{label}' (bản tin vẫn đang phát)"
+    if kind == "monitor_failed":
+        return f"không ghi được đầu nghe kiểm tra khi phát '{label}': {detail.get('error')}"
+    return kind
+
+
 class _Tee:
     """Passes blocks through and keeps a mono copy of everything handed to the inner sink."""
 
@@ -45,10 +58,13 @@ class _Tee:
         self._lock = threading.Lock()
         self._parts: list[np.ndarray] = []
         self.frames = 0
+        self.first_at: float | None = None  # wall time the output took the first block
 
     def __iter__(self) -> Iterator[np.ndarray]:
         for block in self._blocks:
             mono = as_mono(block)
+            if self.first_at is None:
+                self.first_at = time.time()
             with self._lock:
                 self._parts.append(mono.copy())
                 self.frames += len(mono)
@@ -114,13 +130,18 @@ class _Watch:
 
     def _check(self) -> None:
         """Dead air still going on in the newest seconds heard? Then alert (once per episode)."""
-        sink, rate = self.sink, self.rate
-        late = sink.max_delay_s + self.slack
-        newest = min(self.tee.frames, int((time.time() - self.ref - late - 0.05) * rate))
+        sink, rate, taken = self.sink, self.rate, self.tee.first_at
+        if taken is None:
+            return  # the output has not started
+        # A broadcast that starts late (queued behind another, a catch-up) starts when the output
+        # takes its first block, not at the time it was booked for: the card's start-up is then unknown.
+        ref, slack = (self.ref, self.slack) if taken <= self.ref else (taken, max(self.slack, UNKNOWN_START_SLACK_S))
+        late = sink.max_delay_s + slack
+        newest = min(self.tee.frames, int((time.time() - ref - late - 0.05) * rate))
         first = max(0, newest - int((sink.dead_air_s + LIVE_EXTRA_S) * rate))
         if newest - first < int(sink.dead_air_s * rate):
             return
-        got = self.capture.since(self.ref + first / rate - 0.2)
+        got = self.capture.since(ref + first / rate - 0.2)
         if got is None:
             return
         captured, t_first = got
@@ -129,7 +150,7 @@ class _Watch:
             sent,
             captured,
             rate,
-            sent_offset_s=self.ref + first / rate - t_first,
+            sent_offset_s=ref + first / rate - t_first,
             max_delay_s=late,
             dead_air_s=sink.dead_air_s,
         )
@@ -195,12 +216,16 @@ class MonitoredSink(Sink):
         self.last_proof: dict[str, Any] | None = None
 
     def alert(self, kind: str, detail: dict[str, Any]) -> None:
-        """Call ``on_alert`` safely (its errors are logged, never raised into the broadcast)."""
-        log.warning("Cảnh báo theo dõi loa: %s %s", kind, detail)
+        """Call ``on_alert`` safely (its errors are logged, never raised into the broadcast).
+
+        ``detail`` gains ``method`` and ``message``: the alert in Vietnamese, for the operator.
+        """
+        message = alert_message(kind, detail)
+        log.warning("Cảnh báo theo dõi loa: %s", message)
         if self.on_alert is None:
             return
         try:
-            self.on_alert(kind, {**detail, "method": self.capture.method})
+            self.on_alert(kind, {**detail, "method": self.capture.method, "message": message})
         except Exception:  # noqa: BLE001 - an alert channel failing must not stop the broadcast
             log.exception("Gửi cảnh báo theo dõi loa bị lỗi")
 

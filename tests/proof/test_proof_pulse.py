@@ -211,6 +211,18 @@ def test_without_start_at_the_proof_uses_the_cards_own_start(pa, card, speech):
     assert sink.describe()["last_proof"] == result.proof
 
 
+def test_a_broadcast_that_starts_late_raises_no_false_dead_air(pa, card, speech):
+    """Queued behind another or caught up after a restart: booked 2.5 s ago, on air now. The live
+    check must follow the real start (found by the soak: every late broadcast alerted 'hum')."""
+    alerts: list[str] = []
+    sink = MonitoredSink(card, MonitorCapture("pa_out.monitor", RATE), on_alert=lambda k, d: alerts.append(k))
+    booked = time.time() - 2.5
+    result = sink.play(blocks(speech[: RATE * 9]), rate=RATE, start_at=booked, stop=threading.Event())
+    assert result.completed and result.proof is not None
+    assert result.proof["heard"] is True and result.proof["dead_air"] == [], result.proof
+    assert alerts == []
+
+
 def test_inner_errors_pass_through_and_a_failing_alert_channel_is_contained(pa, card, speech, tmp_path):
     from broadcaster.playout.sinks import SinkError, WavSink
 
@@ -289,6 +301,7 @@ def test_muted_mid_programme_reports_dead_air_and_alerts_while_playing(pa, card,
     assert when < ended  # while the broadcast still ran
     assert when - (start_at + mute_at) <= sink.dead_air_s + 1.0 + 0.3  # 0.3: the check period and the mute call
     assert abs(detail["at_s"] - mute_at) <= 1.0 and detail["kind"] == "silence"
+    assert detail["message"].startswith("im lặng đã ") and "'tắt giữa' (bản tin vẫn đang phát)" in detail["message"]
 
 
 def pacat(pa: pulse.PulseServer, samples: np.ndarray) -> subprocess.Popen[bytes]:
