@@ -493,9 +493,10 @@ class Soak:
     def _false_alerts(self) -> list[str]:
         """Monitor alerts must come only from the faults made for them (no false alarm on a healthy broadcast)."""
         problems = []
-        faults = {"dead_air": "D", "not_heard": "U"}
-        for kind, role in faults.items():
-            when = [self.muted[s.name] for s in self.slots if s.role == role and s.name in self.muted]
+        # Dead air is alerted live during the muted broadcast too: its loudspeakers were silent on air.
+        faults = {"dead_air": "DU", "not_heard": "U"}
+        for kind, roles in faults.items():
+            when = [self.muted[s.name] for s in self.slots if s.role in roles and s.name in self.muted]
             for t, alert in self.hook.alerts(kind):
                 if alert.get("state") == "firing" and not any(a <= t <= b + ALERT_WITHIN_S for a, b in when):
                     problems.append(

@@ -71,6 +71,17 @@ def _priority_text(priority: Priority | str) -> str:
     return Priority.parse(str(priority)).label
 
 
+#: a receiver's programme starts this close to its row's start (or inside it) to belong to it
+MATCH_S = 3.0
+
+
+def _airing_at(row: sqlite3.Row, at: float) -> bool:
+    """Whether ``row`` was on air (give or take ``MATCH_S``) at wall time ``at``."""
+    start = datetime.fromisoformat(row["started_at"]).timestamp()
+    end = datetime.fromisoformat(row["ended_at"]).timestamp() if row["ended_at"] else float("inf")
+    return start - MATCH_S <= at <= end + MATCH_S
+
+
 def _extras(
     zone: str | None,
     heard: bool | None,
@@ -342,6 +353,50 @@ class AsRunLog:
             note=note,
             extras=_extras(zone, heard, start_error_ms, start_error_method, by_user),
         )
+
+    def receiver_proof(self, zone: str, receiver: str, piece: dict[str, Any]) -> dict[str, Any] | None:
+        """Merge one receiver's proof of one programme (piece) into the zone's row that aired it.
+
+        The row is the newest one of ``zone`` on air around the piece's start. A finished row whose
+        receivers all did not hear it becomes ``not_heard`` (and back to ``played`` when another
+        receiver's report says it was heard). Returns ``{id, key, title, status, was}``,
+        or None when no row matches (a programme the station did not log, e.g. before a restart).
+        """
+        from broadcaster.proof.receivers import merge_receiver_proof
+
+        at = datetime.fromisoformat(str(piece["started_at"])).timestamp()
+        for _ in range(3):  # the player may finish the row meanwhile: read again, never clobber it
+            cur = self._execute(
+                "SELECT id, key, title, status, started_at, ended_at, proof, error FROM asrun"
+                " WHERE zone=? AND status IN ('started', 'played', 'not_heard') AND started_at IS NOT NULL"
+                " ORDER BY id DESC LIMIT 50",
+                (zone,),
+            )
+            row = next((r for r in cur.fetchall() if _airing_at(r, at)), None)
+            if row is None:
+                return None
+            started = datetime.fromisoformat(row["started_at"]).timestamp()
+            proof = merge_receiver_proof(json.loads(row["proof"]) if row["proof"] else None, receiver, piece, started)
+            heard, was = proof["heard"], row["status"]
+            status, error = was, row["error"]
+            if was == Outcome.PLAYED and heard is False:
+                status, error = Outcome.NOT_HEARD.value, f"Không cụm loa nào nghe thấy — {proof['note']}"
+            elif was == Outcome.NOT_HEARD and heard is True:
+                status, error = Outcome.PLAYED.value, None
+            cur = self._execute(
+                "UPDATE asrun SET proof=?, heard=?, status=?, error=? WHERE id=? AND status=?",
+                (
+                    json.dumps(proof, ensure_ascii=False),
+                    None if heard is None else int(heard),
+                    status,
+                    error,
+                    row["id"],
+                    was,
+                ),
+            )
+            if cur.rowcount:
+                return {"id": row["id"], "key": row["key"], "title": row["title"], "status": status, "was": was}
+        return None
 
     def recover(self) -> int:
         """Mark every row left ``started`` by a crash as ``interrupted``; return how many."""

@@ -6,8 +6,12 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from broadcaster import ui
+
+if TYPE_CHECKING:
+    from broadcaster.proof.stream import StreamProver
 
 HELP = "máy thu ở cụm loa thôn: phát luồng MP3 từ máy chủ Icecast của trạm, tự kết nối lại khi mất mạng"
 
@@ -26,6 +30,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="card âm thanh (số hoặc một phần tên, xem 'broadcaster devices'); 'wav:THƯ_MỤC' để ghi tệp, "
         "'null' để bỏ đi; mặc định: thiết bị mặc định",
+    )
+    parser.add_argument(
+        "--monitor",
+        metavar="ĐẦU_VÀO",
+        default=None,
+        help="đầu nghe kiểm tra cạnh loa (line-in từ amply hoặc micrô, xem 'broadcaster devices'): "
+        "máy thu báo về trạm mỗi bản tin có thật sự nghe thấy không",
     )
     parser.add_argument("--station", metavar="ĐỊA_CHỈ", help="địa chỉ trạm để báo tình trạng máy thu (không bắt buộc)")
     parser.add_argument(
@@ -85,6 +96,14 @@ def _token(args: argparse.Namespace) -> tuple[str | None, str | None]:
     return token, None
 
 
+def _prover(device: str, rate: int) -> StreamProver:
+    """The monitor's prover; it starts recording on its own thread (a failure is reported, not fatal)."""
+    from broadcaster.proof.capture import MonitorCapture
+    from broadcaster.proof.stream import PIECE_S, StreamProver
+
+    return StreamProver(MonitorCapture(device, rate, keep_s=PIECE_S + 30.0), rate)
+
+
 def run(args: argparse.Namespace) -> int:
     """Receive until Ctrl-C / SIGTERM (exit 0); bad arguments → Vietnamese message, exit 2."""
     problem = _check_numbers(args)
@@ -119,11 +138,18 @@ def run(args: argparse.Namespace) -> int:
         sink = open_sink(args.output)
     except SinkError as exc:
         return _bad(str(exc), "Xem các thiết bị bằng 'broadcaster devices'.")
+    prover = _prover(args.monitor, RATE) if args.monitor else None
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     receiver = Receiver(
-        reader, sink, name=args.name or socket.gethostname(), rate=RATE, buffer_ms=args.buffer_ms, retry_s=args.retry_s
+        reader,
+        sink,
+        name=args.name or socket.gethostname(),
+        rate=RATE,
+        buffer_ms=args.buffer_ms,
+        retry_s=args.retry_s,
+        prover=prover,
     )
     if args.station and token:
         Heartbeat(args.station, token, args.heartbeat_s, receiver.snapshot).start(stop)
@@ -131,6 +157,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         receiver.run(stop)
     finally:
+        if prover is not None:
+            prover.close()
         sink.close()
     ui.info("Đã dừng máy thu.")
     return 0

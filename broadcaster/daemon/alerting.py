@@ -120,6 +120,22 @@ class Watch:
         elif proof.get("heard"):  # heard throughout: the loudspeakers are fine again
             self.hub.resolve("dead_air", zone, f"{where}: '{title}' phát trọn vẹn, không mất tiếng")
 
+    def receiver_proof(self, zone: str, receiver: str, piece: dict[str, Any], row: dict[str, Any] | None) -> None:
+        """A receiver's monitor on one programme: alert on not heard / dead air at that cluster."""
+        key, heard = f"{zone}/{receiver}", piece.get("heard")
+        where = f"vùng {zone}, cụm loa {receiver}"
+        title = (row or {}).get("title") or f"đoạn phát lúc {_clock(piece.get('started_at'))}"
+        if heard is None:
+            return
+        if heard is False:
+            self.hub.raise_alert("not_heard", key, f"{where}: '{title}' không nghe thấy — {piece.get('note') or ''}")
+            return
+        self.hub.resolve("not_heard", key, f"{where}: '{title}' đã nghe thấy bình thường")
+        if piece.get("dead_air"):
+            self.hub.raise_alert("dead_air", key, f"{where}: '{title}': {piece.get('note') or ''}")
+        else:
+            self.hub.resolve("dead_air", key, f"{where}: '{title}' phát trọn vẹn, không mất tiếng")
+
     def adhoc_submitted(self, zones: int) -> None:
         """An announcement for ``zones`` outputs: the amplifier on now (the broadcast does not wait)."""
         for _ in range(max(1, zones)):
@@ -174,6 +190,15 @@ def _card_missing(snapshot: dict[str, Any]) -> str | None:
     from broadcaster.daemon.status import output_missing
 
     return output_missing(snapshot.get("output") or {})
+
+
+def _clock(iso: Any) -> str:
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(str(iso)).astimezone().strftime("%H:%M:%S")
+    except ValueError:
+        return "?"
 
 
 def _timestamp(iso: str) -> float | None:

@@ -393,7 +393,29 @@ class Daemon:
             log.info("Cụm loa mới báo về: %s, nhận %s (vùng %s).", receiver.name, receiver.url, receiver.zone or "?")
         if receiver.zone is None and receiver.name not in known:
             log.warning("Cụm loa %s báo nhận %s — không thuộc vùng nào trong lịch.", receiver.name, receiver.url)
+        if receiver.zone is not None:
+            for piece in self.receivers.new_proofs(receiver.name, body):
+                self._receiver_proof(receiver.zone, receiver.name, piece)
         return {"ok": True, "zone": receiver.zone}
+
+    def _receiver_proof(self, zone: str, name: str, piece: dict[str, Any]) -> None:
+        """What a receiver's monitor heard of one programme: into the zone's as-run row, and alerts."""
+        from broadcaster.asrun import AsRunError
+
+        assert self.station.asrun is not None  # a daemon's station has its log
+        try:
+            at = datetime.fromisoformat(str(piece["started_at"])).timestamp()
+            row = self.station.asrun.receiver_proof(zone, name, piece)
+        except (AsRunError, ValueError, KeyError, TypeError) as exc:
+            log.warning("Không ghi được kết quả nghe của cụm loa %s: %s", name, exc)
+            self.receivers.taken(name, piece)
+            return
+        if row is None and time.time() - at < 120:
+            return  # its row may not be written yet: offered again with the next heartbeat
+        self.receivers.taken(name, piece)
+        self.watch.receiver_proof(zone, name, piece, row)
+        if row is not None and row["status"] != row["was"]:
+            log.warning("Vùng %s: '%s' → %s theo báo cáo của các cụm loa.", zone, row["title"], row["status"])
 
     # -- messages ---------------------------------------------------------------------
     def _say_window(self) -> None:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 RECEIVER_TIMEOUT_S = 20.0
 #: receivers not heard from for this long are forgotten (a box taken out of service)
 FORGET_AFTER_S = 7 * 24 * 3600.0
+PROOF_TTL_S = 3600.0  # a merged proof is remembered this long (receivers resend only their newest)
 
 
 def targets(players: dict[str, Player], zones: tuple[str, ...] | None) -> list[Player]:
@@ -61,6 +62,7 @@ class Receiver:
     bytes_received: int | None = None
     reconnects: int | None = None
     address: str | None = None
+    monitor: dict[str, Any] | None = None  # the receiver's own monitor: method, recording, error
     extra: dict[str, Any] = field(default_factory=dict)
 
     def describe(self, now: float) -> dict[str, Any]:
@@ -79,6 +81,7 @@ class Receiver:
             "connected_since": self.connected_since,
             "reconnects": self.reconnects,
             "address": self.address,
+            "monitor": self.monitor,
         }
 
 
@@ -103,6 +106,7 @@ class Receivers:
     def __init__(self, clock: Any = time.time) -> None:
         self._lock = threading.Lock()
         self._by_name: dict[str, Receiver] = {}
+        self._taken: dict[tuple[str, str, int], float] = {}  # proofs merged: (receiver, started_at, piece)
         self._clock = clock
 
     def heartbeat(self, body: dict[str, Any], schedule: Schedule, address: str | None = None) -> Receiver:
@@ -118,6 +122,8 @@ class Receivers:
             "connected_since",
             "bytes_received",
             "reconnects",
+            "monitor",
+            "proofs",
         }
         receiver = Receiver(
             name=str(body.get("receiver") or address or "?")[:80],
@@ -131,11 +137,32 @@ class Receivers:
             bytes_received=_int(body.get("bytes_received")),
             reconnects=_int(body.get("reconnects")),
             address=address,
+            monitor=_monitor(body.get("monitor")),
             extra={k: v for k, v in body.items() if k not in known},
         )
         with self._lock:
             self._by_name[receiver.name] = receiver
         return receiver
+
+    def new_proofs(self, receiver: str, body: dict[str, Any]) -> list[dict[str, Any]]:
+        """The proofs in a heartbeat not taken yet (each is sent with several heartbeats)."""
+        fresh = []
+        for piece in body.get("proofs") or []:
+            if not isinstance(piece, dict) or not isinstance(piece.get("started_at"), str):
+                continue
+            key = (receiver, piece["started_at"], _int(piece.get("piece")) or 0)
+            with self._lock:
+                if key in self._taken:
+                    continue
+            fresh.append(piece)
+        return fresh
+
+    def taken(self, receiver: str, piece: dict[str, Any]) -> None:
+        """Do not offer ``piece`` again (it is in the as-run log, or too old to belong anywhere)."""
+        with self._lock:
+            self._taken[(receiver, piece["started_at"], _int(piece.get("piece")) or 0)] = self._clock()
+            for key in [k for k, t in self._taken.items() if self._clock() - t > PROOF_TTL_S]:
+                del self._taken[key]
 
     def names(self) -> set[str]:
         with self._lock:
@@ -167,6 +194,17 @@ def zone_of_mount(schedule: Schedule, url: str) -> str | None:
         if zone.icecast and mount_key(zone.icecast) == wanted:
             return name
     return None
+
+
+def _monitor(value: Any) -> dict[str, Any] | None:
+    if not isinstance(value, dict):
+        return None
+    error = value.get("error")
+    return {
+        "method": str(value.get("method") or "")[:120],
+        "recording": bool(value.get("recording")),
+        "error": str(error)[:300] if error else None,
+    }
 
 
 def _number(value: Any) -> float | None:

@@ -79,10 +79,12 @@ def parse_device(spec: str) -> tuple[str, str]:
 class _Chunks:
     """Captured chunks (at the device rate) and the lower envelope of sample 0's wall time."""
 
-    def __init__(self, rate: int):
+    def __init__(self, rate: int, keep_frames: int | None = None):
         self.rate = rate
+        self.keep_frames = keep_frames  # older chunks are dropped (a capture that runs for days)
         self.lock = threading.Lock()
         self.chunks: list[F32Array] = []
+        self.kept = 0
         self.frames = 0
         self.t0: float | None = None
 
@@ -90,6 +92,9 @@ class _Chunks:
         with self.lock:
             self.chunks.append(data)
             self.frames += len(data)
+            self.kept += len(data)
+            while self.keep_frames is not None and self.kept - len(self.chunks[0]) >= self.keep_frames:
+                self.kept -= len(self.chunks.pop(0))
             t0 = arrived - self.frames / self.rate
             if self.t0 is None or t0 < self.t0:
                 self.t0 = t0
@@ -118,23 +123,24 @@ class MonitorCapture:
     a PortAudio input (the ``monitor:`` prefix of the station's spec may be left on).
     """
 
-    def __init__(self, device: str, rate: int = 48000):
+    def __init__(self, device: str, rate: int = 48000, keep_s: float | None = None):
         self.device = device
         self.rate = rate
+        self.keep_s = keep_s  # keep only the newest seconds (for a capture that never stops)
         self.kind, self.name = parse_device(device)
         self.method = f"monitor:{self.name}" if self.kind == "pulse" else f"monitor:alsa:{self.name}"
         self.failed: str | None = None  # why the capture stopped early (Vietnamese), if it did
         self._proc: subprocess.Popen[bytes] | None = None
         self._stream: Any = None
         self._thread: threading.Thread | None = None
-        self._buf = _Chunks(rate)
+        self._buf = self._chunks(rate)
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self, timeout: float = START_TIMEOUT) -> None:
         """Start recording; returns once data flows. Raises :class:`CaptureError` (Vietnamese)."""
         if not self.name:
             raise CaptureError(f"Chưa ghi tên đầu vào theo dõi sau 'monitor:'. {HINT}")
-        self._buf = _Chunks(self.rate)  # a capture object can record again after stop()
+        self._buf = self._chunks(self.rate)  # a capture object can record again after stop()
         self.failed = None
         if self.kind == "pulse":
             self._start_parec()
@@ -210,7 +216,7 @@ class MonitorCapture:
             sd.check_input_settings(device=dev["index"], channels=1, samplerate=self.rate, dtype="float32")
         except Exception:  # noqa: BLE001 - the device refuses our rate: record at its own, resample later
             dev_rate = int(dev["default_samplerate"])
-        self._buf = _Chunks(dev_rate)
+        self._buf = self._chunks(dev_rate)
 
         def callback(indata: Any, frames: int, time_info: Any, status: Any) -> None:
             self._buf.add(np.array(indata[:, 0], dtype=np.float32), time.time())
@@ -220,6 +226,18 @@ class MonitorCapture:
         )
         stream.start()
         return stream
+
+    @property
+    def running(self) -> bool:
+        """Recording now (started and not stopped or failed)."""
+        if self.failed is not None:
+            return False
+        if self._proc is not None:
+            return self._proc.poll() is None
+        return self._stream is not None
+
+    def _chunks(self, rate: int) -> _Chunks:
+        return _Chunks(rate, None if self.keep_s is None else int(self.keep_s * rate))
 
     def again(self, rate: int) -> MonitorCapture:
         """A new capture of the same input at ``rate``, without asking the sound server again."""
@@ -248,8 +266,9 @@ class MonitorCapture:
                 stream.close()
             except Exception:  # noqa: BLE001, S110 - closing a dead device; nothing left to save
                 pass
-        samples, _ = self._buf.tail(self._buf.frames)
-        return self._at_rate(samples), self._buf.t0 if self._buf.t0 is not None else float("nan")
+        samples, first = self._buf.tail(self._buf.frames)
+        t0 = self._buf.t0 + first / self._buf.rate if self._buf.t0 is not None else float("nan")
+        return self._at_rate(samples), t0
 
     def _stderr(self) -> str:
         proc = self._proc

@@ -10,7 +10,9 @@ when a burst (after a stall, or Icecast's burst-on-connect) pushes it far above 
 oldest audio is dropped, with a short crossfade, so the loudspeakers stay close to live.
 
 A :class:`Heartbeat` thread POSTs the receiver's state to the station every few seconds; its
-failures never touch playback.
+failures never touch playback. With a monitor (``--monitor``), a
+:class:`~broadcaster.proof.stream.StreamProver` watches what is played and the heartbeat carries
+its proofs: whether this cluster's loudspeakers were heard.
 """
 
 from __future__ import annotations
@@ -24,13 +26,16 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from broadcaster import fmt
 from broadcaster.playout.sink import Sink, SinkError
 from broadcaster.zones.stream_in import Float32Array, StreamError, StreamReader
+
+if TYPE_CHECKING:
+    from broadcaster.proof.stream import StreamProver
 
 log = logging.getLogger("broadcaster.receiver")
 
@@ -290,8 +295,10 @@ class Receiver:
         rate: int,
         buffer_ms: float = 150.0,
         retry_s: float = 2.0,
+        prover: StreamProver | None = None,
     ):
         self.reader = reader
+        self.prover = prover  # proof of play from this receiver's own monitor, if it has one
         self.sink = sink
         self.name = name
         self.rate = rate
@@ -319,6 +326,7 @@ class Receiver:
                 "connected_since": self.reader.connected_since.isoformat() if self.reader.connected_since else None,
                 "bytes_received": self.reader.bytes_received,
                 "reconnects": self.reconnects,
+                **({"monitor": self.prover.describe(), "proofs": self.prover.results()} if self.prover else {}),
             }
 
     def _set(self, state: str, error: str | None = None, pacer: Pacer | None = None) -> None:
@@ -368,7 +376,10 @@ class Receiver:
         else:
             self.reconnects += 1
             log.info("Đã nhận lại tiếng sau %s giây.", fmt.decimal(time.monotonic() - lost_at))
-        result = self.sink.play(pacer.blocks(stop), rate=self.rate, start_at=None, stop=stop, label="thu-luong")
+        blocks = pacer.blocks(stop)
+        if self.prover is not None:
+            blocks = self.prover.tee(blocks)
+        result = self.sink.play(blocks, rate=self.rate, start_at=None, stop=stop, label="thu-luong")
         if pacer.underruns or link.buffer.dropped:
             log.info(
                 "Phiên nhận vừa rồi: %s giây, %d lần thiếu dữ liệu, bỏ %s giây để bắt kịp.",

@@ -15,6 +15,8 @@ import re
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -351,3 +353,52 @@ def test_devices_command_names_the_monitor_sources(pa):
         env={**os.environ, **pa.env},
     )
     assert "monitor:pa_out.monitor" in out.stdout, out.stdout + out.stderr
+
+
+def test_a_receivers_stream_is_proven_programme_by_programme(pa, card, speech):
+    """``broadcaster receive --monitor``: one endless stream, cut into programmes at the silence
+    between them; the second programme is played with the loudspeakers muted."""
+    from broadcaster.proof.stream import StreamProver
+
+    prover = StreamProver(MonitorCapture("pa_out.monitor", RATE, keep_s=90.0), RATE)
+    gap = np.zeros(int(RATE * 2.5), np.float32)
+    stream = np.concatenate([gap, speech[: RATE * 6], gap, speech[: RATE * 6], gap])
+    second = (len(gap) * 2 + RATE * 6) / RATE
+
+    def muter(t0: float) -> None:
+        time.sleep(max(0.0, t0 + second - 1.0 - time.time()))
+        pa.pactl("set-sink-mute", "pa_out", "1")
+        time.sleep(max(0.0, t0 + second + 7.5 - time.time()))
+        pa.pactl("set-sink-mute", "pa_out", "0")
+
+    deadline = time.monotonic() + 10
+    while not prover.describe()["recording"] and time.monotonic() < deadline:
+        time.sleep(0.05)  # the receiver records all the time; here it just started
+    t0 = time.time()
+
+    def paced() -> Iterator[np.ndarray]:  # as the receiver's pacer hands blocks over: in real time
+        for i, block in enumerate(blocks(stream, 960)):
+            time.sleep(max(0.0, t0 + i * 0.02 - 0.1 - time.time()))
+            yield block
+
+    t = threading.Thread(target=muter, args=(t0,), daemon=True)
+    t.start()
+    try:
+        result = card.play(prover.tee(paced()), rate=RATE, start_at=None, stop=threading.Event())
+        deadline = time.monotonic() + 15
+        while len(prover.results()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        t.join(timeout=15)
+        pa.pactl("set-sink-mute", "pa_out", "0")
+        prover.close()
+    assert result.completed
+    first, muted = prover.results()
+    assert first["heard"] is True and first["piece"] == 0 and 5.5 <= first["seconds"] <= 6.1, first
+    assert -20 <= first["delay_ms"] <= 300, first
+    assert muted["heard"] is False and "Không nghe thấy" in muted["note"], muted
+    gap_s = (
+        datetime.fromisoformat(muted["started_at"]).timestamp()
+        - datetime.fromisoformat(first["started_at"]).timestamp()
+    )
+    assert abs(gap_s - (6 + 2.5)) < 0.3  # each programme is stamped with when its first sound was played
