@@ -3,7 +3,8 @@
 Each zone hears only its own broadcasts; an emergency to all zones reaches every mount and the
 local card zone; Icecast killed mid-broadcast fails that zone's row with a clear reason while
 the other zones play, and the station reconnects by itself; a relay slot plays an upper-level
-stream served by the same Icecast; receivers' heartbeats show in status.
+stream served by the same Icecast; receivers' heartbeats show in status; a receiver's own monitor
+proves its zone's broadcasts (heard, or not heard when its loudspeakers are muted).
 """
 
 from __future__ import annotations
@@ -234,4 +235,58 @@ def test_receiver_heartbeats_show_in_status_per_zone(tmp_path: Path, ice: Icecas
         text = daemon.cli("status").stdout
         assert "thon-dong" in text and "máy thu 1/2 đang nhận tiếng" in text and "mất tiếng từ đài" in text
     finally:
+        daemon.terminate()
+
+
+@pytest.mark.audio
+def test_a_receivers_monitor_proves_its_zone_and_a_muted_cluster_is_not_heard(
+    tmp_path: Path, ice: IcecastServer, pulse_server
+):
+    """The whole path: daemon → Icecast → ``broadcaster receive --monitor`` on a real sound card →
+    heartbeat → the zone's as-run row is heard (or not_heard with the cluster's alert when muted)."""
+    from test_receiver import ReceiverProcess
+
+    project = zoned_project(tmp_path, ice)
+    daemon = Daemon(project, {"LOA_XA_ICECAST_PASSWORD": PASSWORD}).start()
+    rx = None
+    mute = ["set-sink-mute", pulse_server.sink_name]
+    try:
+        wait_connected(daemon)
+        port = json.loads((project.root / "state" / "daemon.json").read_text())["port"]
+        token = (project.root / "state" / "api-token").read_text().strip()
+        args = [ice.url("thon-dong"), "--monitor", f"{pulse_server.sink_name}.monitor", "--name", "cum-dong"]
+        args += ["--station", f"http://127.0.0.1:{port}", "--heartbeat-s", "0.5", "--timeout-s", "3"]
+        rx = ReceiverProcess(args, tmp_path / "rx.log", env={**pulse_server.env, "LOA_XA_TOKEN": token})
+
+        def receiver() -> dict:
+            zones = daemon.api("GET", "/api/status")[1].get("zones") or []
+            east = next(z for z in zones if z["name"] == "thon-dong")
+            return next((r for r in east["receivers"] if r["name"] == "cum-dong"), {})
+
+        deadline = time.monotonic() + 20
+        while not (receiver().get("alive") and (receiver().get("monitor") or {}).get("recording")):
+            assert time.monotonic() < deadline, f"receiver never reported a recording monitor: {receiver()}"
+            time.sleep(0.3)
+
+        said = daemon.cli("say", "Kính thưa bà con, đây là bản tin thử loa của thôn Đông.", "--zone", "thon-dong")
+        assert said.returncode == 0, said.stderr
+        rows = wait_rows(project, lambda rs: any(r["zone"] == "thon-dong" and r["heard"] is not None for r in rs), 40)
+        row = next(r for r in rows if r["zone"] == "thon-dong")
+        assert (row["status"], row["heard"]) == ("played", 1), row
+        proof = json.loads(row["proof"])
+        assert proof["receivers"]["cum-dong"]["heard"] is True and proof["note"].startswith("1/1 cụm loa nghe thấy")
+
+        assert pulse_server.pactl(*mute, "1").returncode == 0
+        said = daemon.cli("say", "Bản tin này loa thôn Đông bị tắt tiếng nên không ai nghe.", "--zone", "thon-dong")
+        assert said.returncode == 0, said.stderr
+        rows = wait_rows(project, lambda rs: any(r["status"] == "not_heard" for r in rs), 40)
+        muted = next(r for r in rows if r["status"] == "not_heard")
+        assert muted["zone"] == "thon-dong" and muted["heard"] == 0 and "Không cụm loa nào" in muted["error"], muted
+        alerts = daemon.api("GET", "/api/status")[1]["active_alerts"]
+        assert any(a["kind"] == "not_heard" and a["key"] == "thon-dong/cum-dong" for a in alerts), alerts
+        assert "không nghe thấy" in daemon.cli("log").stdout.lower()
+    finally:
+        pulse_server.pactl(*mute, "0")
+        if rx is not None:
+            assert rx.stop() == 0, rx.text()
         daemon.terminate()
