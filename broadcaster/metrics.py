@@ -89,6 +89,7 @@ class Metrics:
         for result in ("hit", "miss"):
             self._cache.labels(result=result)  # both series exist from the start, so the ratio is defined
         self._lock = threading.Lock()
+        self._render_seen = (0, 0)  # the renderer's totals when last read
         self._checks: collections.deque[tuple[float, bool]] = collections.deque(maxlen=HEARD_KEEP)
 
     def broadcast_finished(self, outcome: str, zone: str, start_error_ms: float | None, heard: bool | None) -> None:
@@ -111,9 +112,18 @@ class Metrics:
         """How many receivers of ``zone`` answered lately."""
         self._receivers.labels(zone=zone).set(n)
 
-    def render_cache(self, hit: bool) -> None:
-        """One speech-cache lookup."""
-        self._cache.labels(result="hit" if hit else "miss").inc()
+    def render_cache_totals(self, hits: int, misses: int) -> None:
+        """The renderer's running totals (read every few seconds): the growth since last time is counted.
+
+        A new renderer (the voice changed) starts again from zero: its totals are then the growth.
+        """
+        with self._lock:
+            last_hits, last_misses = self._render_seen
+            self._render_seen = (hits, misses)
+        for result, now, last in (("hit", hits, last_hits), ("miss", misses, last_misses)):
+            grown = now - last if now >= last else now
+            if grown > 0:
+                self._cache.labels(result=result).inc(grown)
 
     def queue_length(self, zone: str, n: int) -> None:
         """Broadcasts waiting for ``zone``'s output."""

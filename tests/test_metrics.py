@@ -71,8 +71,9 @@ def test_heard_ratio_forgets_after_a_day() -> None:
 def test_gauges_cache_and_time_to_air() -> None:
     m = Metrics()
     assert value(m, "loaxa_render_cache_lookups_total", result="hit") == 0  # both series exist from the start
-    for hit in (True, True, False):
-        m.render_cache(hit)
+    m.render_cache_totals(hits=2, misses=0)  # the renderer's running totals, read every few seconds
+    m.render_cache_totals(hits=2, misses=1)
+    m.render_cache_totals(hits=0, misses=0)  # a new renderer (the voice changed): nothing new yet
     m.receivers_alive("thon-1", 4)
     m.receivers_alive("thon-1", 3)
     m.queue_length("thon-2", 2)
@@ -81,6 +82,8 @@ def test_gauges_cache_and_time_to_air() -> None:
     m.time_to_air(0.4)
     assert value(m, "loaxa_render_cache_lookups_total", result="hit") == 2
     assert value(m, "loaxa_render_cache_lookups_total", result="miss") == 1
+    m.render_cache_totals(hits=3, misses=0)  # …and its totals are all new
+    assert value(m, "loaxa_render_cache_lookups_total", result="hit") == 5
     assert value(m, "loaxa_receivers_alive", zone="thon-1") == 3
     assert value(m, "loaxa_queue_length", zone="thon-2") == 2
     assert value(m, "loaxa_alerts_active") == 5

@@ -90,6 +90,8 @@ class Watch:
         proof = data.get("proof") or {}
         heard = proof.get("heard") if proof else None
         self.metrics.broadcast_finished(kind, zone, data.get("start_error_ms"), heard)
+        if data.get("time_to_air_ms") is not None:
+            self.metrics.time_to_air(float(data["time_to_air_ms"]) / 1000)
         where = f"vùng {zone}" if data.get("zone") else "loa"
         title = data.get("title") or data.get("key") or ""
         if kind == Outcome.NOT_HEARD:

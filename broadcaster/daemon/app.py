@@ -182,6 +182,8 @@ class Daemon:
         """Every few seconds: raise or resolve the alerts that status shows (never on the playout path)."""
         try:
             self.watch.check(self.status().model_dump())
+            stats = self.station.renderer.stats
+            self.watch.metrics.render_cache_totals(stats.from_cache, stats.synthesized + stats.fallback)
         except Exception:  # noqa: BLE001 - watching must not stop the daemon
             log.exception("lỗi khi kiểm tra cảnh báo")
 

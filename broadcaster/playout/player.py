@@ -119,6 +119,7 @@ class _Aired:
     start_error_ms: float | None = None
     start_error_method: str | None = None
     proof: dict[str, Any] | None = None  # what the output's monitor heard (None: no monitor)
+    time_to_air_ms: float | None = None  # an announcement: from the request to its first sample heard
 
 
 class Player:
@@ -357,7 +358,8 @@ class Player:
             else:
                 log.info("  lệch giờ phát: không đo được (ghi trống, không ghi +0)")
         elif result.started_at:
-            log.info("  từ lúc nhận lệnh đến khi phát: %.0f ms", (result.started_at - req.submitted) * 1000)
+            aired.time_to_air_ms = (result.started_at - req.submitted) * 1000
+            log.info("  từ lúc nhận lệnh đến khi phát: %.0f ms", aired.time_to_air_ms)
         return aired
 
     def _finish(self, req: Request, now: _NowPlaying, aired: _Aired) -> None:
@@ -401,6 +403,7 @@ class Player:
                 "proof": aired.proof,
                 "seconds": aired.seconds,
                 "start_error_ms": aired.start_error_ms,
+                "time_to_air_ms": aired.time_to_air_ms,
             },
         )
 

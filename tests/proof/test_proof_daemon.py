@@ -78,6 +78,7 @@ def test_heard_when_the_loudspeakers_play_and_not_heard_when_muted(tmp_path, pul
 
         played, not_heard = count("played"), count("not_heard")
         assert played and played[0] == 1.0 and not_heard and not_heard[0] == 1.0, samples
+        assert samples[("loaxa_time_to_air_seconds_count", ())] == 2.0  # both announcements reached the card
     finally:
         subprocess.run(pactl + ["0"], env={**os.environ, **pulse_server.env}, timeout=10)
         daemon.terminate()
