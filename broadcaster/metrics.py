@@ -100,9 +100,13 @@ class Metrics:
             self._start_error.labels(zone=zone).observe(abs(seconds))
             self._last_start_error.labels(zone=zone).set(seconds)
         if heard is not None:
-            (self._heard if heard else self._not_heard).labels(zone=zone).inc()
-            with self._lock:
-                self._checks.append((self.clock(), heard))
+            self.checked(zone, heard)
+
+    def checked(self, zone: str, heard: bool) -> None:
+        """A broadcast's proof of play: heard or not (at the end, or when a zone's receivers report)."""
+        (self._heard if heard else self._not_heard).labels(zone=zone).inc()
+        with self._lock:
+            self._checks.append((self.clock(), heard))
 
     def time_to_air(self, seconds: float) -> None:
         """An ad-hoc broadcast reached the air ``seconds`` after it was asked for."""

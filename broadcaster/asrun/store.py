@@ -359,7 +359,8 @@ class AsRunLog:
 
         The row is the newest one of ``zone`` on air around the piece's start. A finished row whose
         receivers all did not hear it becomes ``not_heard`` (and back to ``played`` when another
-        receiver's report says it was heard). Returns ``{id, key, title, status, was}``,
+        receiver's report says it was heard). Returns ``{id, key, title, status, was, heard,
+        first_verdict}`` (``first_verdict``: the row had no verdict before this report),
         or None when no row matches (a programme the station did not log, e.g. before a restart).
         """
         from broadcaster.proof.receivers import merge_receiver_proof
@@ -395,7 +396,16 @@ class AsRunLog:
                 ),
             )
             if cur.rowcount:
-                return {"id": row["id"], "key": row["key"], "title": row["title"], "status": status, "was": was}
+                before = json.loads(row["proof"]).get("heard") if row["proof"] else None
+                return {
+                    "id": row["id"],
+                    "key": row["key"],
+                    "title": row["title"],
+                    "status": status,
+                    "was": was,
+                    "heard": heard,
+                    "first_verdict": before is None and heard is not None,
+                }
         return None
 
     def recover(self) -> int:

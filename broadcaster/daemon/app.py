@@ -416,6 +416,8 @@ class Daemon:
             return  # its row may not be written yet: offered again with the next heartbeat
         self.receivers.taken(name, piece)
         self.watch.receiver_proof(zone, name, piece, row)
+        if row is not None and row["first_verdict"]:
+            self.watch.metrics.checked(zone, bool(row["heard"]))
         if row is not None and row["status"] != row["was"]:
             log.warning("Vùng %s: '%s' → %s theo báo cáo của các cụm loa.", zone, row["title"], row["status"])
 

@@ -85,12 +85,14 @@ def test_receivers_reports_update_the_zone_row_they_belong_to(tmp_path):
 
         got = log.receiver_proof("thon-dong", "thon-a", piece(0.3, False))
         assert got is not None and (got["id"], got["was"], got["status"]) == (east, "played", "not_heard")
+        assert got["first_verdict"] is True and got["heard"] is False
         rows = {r["id"]: r for r in log._execute("SELECT * FROM asrun").fetchall()}
         assert rows[east]["heard"] == 0 and rows[east]["error"].startswith("Không cụm loa nào nghe thấy")
         assert rows[west]["heard"] is None and rows[later]["heard"] is None  # other zone, other time: untouched
 
         got = log.receiver_proof("thon-dong", "thon-b", piece(0.2, True))
         assert got is not None and (got["id"], got["status"]) == (east, "played")
+        assert got["first_verdict"] is False  # the row was checked already: counted once in the metrics
         row = log._execute("SELECT * FROM asrun WHERE id=?", (east,)).fetchone()
         assert row["heard"] == 1 and row["error"] is None
         assert set(json.loads(row["proof"])["receivers"]) == {"thon-a", "thon-b"}
