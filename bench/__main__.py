@@ -26,8 +26,9 @@ FIGURES = [
     "normalize_speed",
     "zones",
     "console",
+    "proof",
 ]
-NEEDS_SOUND = {"start_accuracy", "start_under_load", "time_to_air", "footprint", "zones", "console"}
+NEEDS_SOUND = {"start_accuracy", "start_under_load", "time_to_air", "footprint", "zones", "console", "proof"}
 
 
 def _module(name: str):

@@ -58,6 +58,7 @@ SHORT = {
     "normalize_speed": "7. Normalization speed",
     "zones": "8. Zones over Icecast",
     "console": "9. Web console",
+    "proof": "10. Proof of play",
 }
 
 
