@@ -576,8 +576,8 @@ def _notes(dead, missed, cpu, cost, threshold, window, loads, live_ms) -> list[s
         f"broadcast after it ends; the live check runs every {CHECK_EVERY:g} s on air: its median "
         f"{live_ms.get('median')} ms is ≈ {100 * (live_ms.get('median') or 0) / (CHECK_EVERY * 1000):.1f} % "
         "of a core by itself.",
-        f"Load average (1/5/15 min) during this figure: {'; '.join(loads)} (2 CPUs shared with another "
-        "engineer's tests; CPU % is CPU time of the measured processes, so sharing inflates it little, but "
+        f"Load average (1/5/15 min) during this figure: {'; '.join(loads)} ({os.cpu_count()} CPUs, possibly "
+        "shared with other work; CPU % is CPU time of the measured processes, so sharing inflates it little, but "
         "detection times include scheduling delays).",
     ]
     threads = playing["mon_blas"]["pct"] - playing["plain"]["pct"]
