@@ -383,14 +383,16 @@ def ongoing_dead_air(
 ) -> DeadAir | None:
     """Dead air of at least ``dead_air_s`` still going on at the end of ``sent`` (for live alerts).
 
-    Call with the last few seconds of the programme sent so far and the matching capture.
+    Call with the last few seconds of the programme sent so far and the matching capture. None
+    means the monitor follows the programme; ``ValueError`` means this stretch cannot tell (the
+    programme is quiet in it, or too little was captured), which is not "the sound is back".
     """
     s = np.asarray(sent, dtype=np.float32).reshape(-1)
     c = np.asarray(captured, dtype=np.float32).reshape(-1)
     try:
         v = _assess(s, c, rate, sent_offset_s, max_delay_s, dead_air_s)
-    except (ValueError, _NoSound):
-        return None
+    except _NoSound:
+        raise ValueError("the programme has no sound here") from None
     end = len(s) / rate
     return next((d for d in reversed(v.spans) if d.at_s + d.seconds >= end - tail_s), None)
 

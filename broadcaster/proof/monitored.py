@@ -137,7 +137,12 @@ class _Watch:
         # takes its first block, not at the time it was booked for: the card's start-up is then unknown.
         ref, slack = (self.ref, self.slack) if taken <= self.ref else (taken, max(self.slack, UNKNOWN_START_SLACK_S))
         late = sink.max_delay_s + slack
-        newest = min(self.tee.frames, int((time.time() - ref - late - 0.05) * rate))
+        until = self.capture.recorded_until()
+        if until is None:
+            return
+        # Only what the monitor has already delivered (parec lags under load): a stretch of the
+        # programme without its capture yet would look like silence.
+        newest = min(self.tee.frames, int((min(time.time() - 0.05, until) - ref - late) * rate))
         first = max(0, newest - int((sink.dead_air_s + LIVE_EXTRA_S) * rate))
         if newest - first < int(sink.dead_air_s * rate):
             return
@@ -146,14 +151,17 @@ class _Watch:
             return
         captured, t_first = got
         sent = self.tee.segment(first, newest)
-        found = ongoing_dead_air(
-            sent,
-            captured,
-            rate,
-            sent_offset_s=ref + first / rate - t_first,
-            max_delay_s=late,
-            dead_air_s=sink.dead_air_s,
-        )
+        try:
+            found = ongoing_dead_air(
+                sent,
+                captured,
+                rate,
+                sent_offset_s=ref + first / rate - t_first,
+                max_delay_s=late,
+                dead_air_s=sink.dead_air_s,
+            )
+        except ValueError:
+            return  # this stretch cannot tell: the episode (alerted or not) goes on as it was
         if found is None:
             self.alerted = False  # sound is back: a new dead-air episode may alert again
             return

@@ -259,6 +259,11 @@ def test_ongoing_dead_air_is_seen_at_the_end_of_what_was_sent():
             assert found.kind == "silence" and found.seconds >= 3.0
     healthy = place(room(sent), 13.5, 0.25, gain=0.5)
     assert ongoing_dead_air(sent[: 8 * RATE], healthy, RATE, sent_offset_s=0.2, max_delay_s=0.5, dead_air_s=3.0) is None
+    # A quiet stretch of the programme cannot tell: not "the sound is back" (which would re-arm the alert)
+    with pytest.raises(ValueError):
+        ongoing_dead_air(
+            np.zeros(6 * RATE, np.float32), captured, RATE, sent_offset_s=0.2, max_delay_s=0.5, dead_air_s=3.0
+        )
 
 
 # -- edges --------------------------------------------------------------------------------
