@@ -24,6 +24,7 @@ Usage::
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import re
 import shutil
@@ -33,6 +34,7 @@ import tempfile
 import threading
 import time
 import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -455,3 +457,29 @@ def find_silence_after(
     if loud.size == 0:
         return None
     return start_s + int(loud[-1]) / rate
+
+
+@contextlib.contextmanager
+def serving_this_process() -> Iterator[PulseServer]:
+    """A private server that PortAudio and parec in *this* process use until the block ends.
+
+    The process's PulseAudio variables are set for the block and restored after it, and
+    PortAudio re-reads its device list on both sides (sounddevice may have been imported before).
+    """
+    from broadcaster.playout import sinks
+
+    saved = {k: os.environ.get(k) for k in ("PULSE_SERVER", "PULSE_SINK", "PULSE_CLIENTCONFIG")}
+    server = PulseServer()
+    server.start()
+    os.environ.update(server.env)
+    sinks.PortAudioHost.shared().mark_dirty()
+    try:
+        yield server
+    finally:
+        server.close()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        sinks.PortAudioHost.shared().mark_dirty()

@@ -26,6 +26,22 @@ BLOCK_MSEC = 10
 ONSET_DBFS = -40.0
 
 
+def stop_recorder(proc: subprocess.Popen[bytes], reader: threading.Thread | None) -> None:
+    """Stop a recording process (``parec``) by its own pid, killing it after 2 s; join its reader; close its pipes."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=2)
+    if reader is not None:
+        reader.join(timeout=2)
+    for pipe in (proc.stdout, proc.stderr):
+        if pipe is not None:
+            pipe.close()
+
+
 def monitor_source() -> str:
     """The monitor of the sink our stream goes to (``PULSE_SINK``), else of the default sink."""
     sink = os.environ.get("PULSE_SINK", "").strip()
@@ -112,19 +128,8 @@ class MonitorProbe:
     def stop(self) -> None:
         """Stop parec (by its own pid) and the reader."""
         proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=2)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=2)
-        if self._thread is not None:
-            self._thread.join(timeout=2)
-        if proc.stdout is not None:
-            proc.stdout.close()
+        if proc is not None:
+            stop_recorder(proc, self._thread)
 
     def onset_after(self, wall_from: float, wall_to: float) -> float | None:
         """Wall time of the first loud sample between ``wall_from`` and ``wall_to``, or None."""

@@ -28,6 +28,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from broadcaster.playout.monitor import stop_recorder
+
 F32Array = npt.NDArray[np.float32]
 
 PAREC_LATENCY_MSEC = 10
@@ -247,18 +249,7 @@ class MonitorCapture:
         """Stop recording; (mono float32 samples at ``rate``, wall time of sample 0)."""
         proc, self._proc = self._proc, None
         if proc is not None:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=2)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(timeout=2)
-            if self._thread is not None:
-                self._thread.join(timeout=2)
-            for stream in (proc.stdout, proc.stderr):
-                if stream is not None:
-                    stream.close()
+            stop_recorder(proc, self._thread)
         stream, self._stream = self._stream, None
         if stream is not None:
             try:

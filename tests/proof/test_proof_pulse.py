@@ -24,7 +24,6 @@ import numpy as np
 import pulse  # tests/pulse.py (on sys.path via tests/conftest.py)
 import pytest
 
-from broadcaster.playout import sinks
 from broadcaster.playout.sinks import open_sink
 from broadcaster.proof.capture import CaptureError, MonitorCapture, pulse_sources
 from broadcaster.proof.monitored import MonitoredSink
@@ -47,21 +46,8 @@ def pa():
     why = pulse.pulseaudio_available()
     if why:
         pytest.skip(f"no PulseAudio to make a test sound card: {why}")
-    saved = {k: os.environ.get(k) for k in ("PULSE_SERVER", "PULSE_SINK", "PULSE_CLIENTCONFIG")}
-    server = pulse.PulseServer()
-    server.start()
-    os.environ.update(server.env)
-    sinks.PortAudioHost.shared().mark_dirty()  # in case sounddevice was imported before the server existed
-    try:
+    with pulse.serving_this_process() as server:
         yield server
-    finally:
-        server.close()
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        sinks.PortAudioHost.shared().mark_dirty()
 
 
 @pytest.fixture(scope="module")
