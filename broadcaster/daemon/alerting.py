@@ -117,10 +117,17 @@ class Watch:
         if not proof or proof.get("heard") is None:
             return
         self.hub.resolve("monitor_failed", zone, f"{where}: đầu nghe kiểm tra hoạt động trở lại")
-        if proof.get("heard") and proof.get("dead_air"):
-            self.hub.raise_alert("dead_air", zone, f"{where}: '{title}': {proof.get('note') or ''}", {"proof": proof})
-        elif proof.get("heard"):  # heard throughout: the loudspeakers are fine again
-            self.hub.resolve("dead_air", zone, f"{where}: '{title}' phát trọn vẹn, không mất tiếng")
+        if proof.get("heard"):
+            self._heard(zone, where, title, proof, {"proof": proof})
+
+    def _heard(
+        self, key: str, where: str, title: str, proof: dict[str, Any], detail: dict[str, Any] | None = None
+    ) -> None:
+        """A heard broadcast: dead air in it alerts; heard throughout, the loudspeakers are fine again."""
+        if proof.get("dead_air"):
+            self.hub.raise_alert("dead_air", key, f"{where}: '{title}': {proof.get('note') or ''}", detail)
+        else:
+            self.hub.resolve("dead_air", key, f"{where}: '{title}' phát trọn vẹn, không mất tiếng")
 
     def receiver_proof(self, zone: str, receiver: str, piece: dict[str, Any], row: dict[str, Any] | None) -> None:
         """A receiver's monitor on one programme: alert on not heard / dead air at that cluster."""
@@ -133,10 +140,7 @@ class Watch:
             self.hub.raise_alert("not_heard", key, f"{where}: '{title}' không nghe thấy — {piece.get('note') or ''}")
             return
         self.hub.resolve("not_heard", key, f"{where}: '{title}' đã nghe thấy bình thường")
-        if piece.get("dead_air"):
-            self.hub.raise_alert("dead_air", key, f"{where}: '{title}': {piece.get('note') or ''}")
-        else:
-            self.hub.resolve("dead_air", key, f"{where}: '{title}' phát trọn vẹn, không mất tiếng")
+        self._heard(key, where, title, piece)
 
     def adhoc_submitted(self, zones: int) -> None:
         """An announcement for ``zones`` outputs: the amplifier on now (the broadcast does not wait)."""
