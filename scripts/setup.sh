@@ -9,10 +9,20 @@ cd "$(dirname "$0")/.."
 want_test=0
 [ "${1:-}" = "--test" ] && want_test=1
 
-packages=(python3 python3-venv python3-pip espeak-ng libportaudio2 libsndfile1 alsa-utils ffmpeg icecast2)
+# One array line per purpose, package names only: tests/test_system_packages.py reads these lines and
+# checks that every native library the tests load comes from them (or their dependencies) or from a
+# minimal Debian (scripts/minbase-check.sh runs the whole suite in one).
+packages=(python3 python3-venv python3-pip)     # Python and its virtualenv
+packages+=(espeak-ng)                           # the offline voice
+packages+=(libportaudio2 libsndfile1 alsa-utils) # the sound card (sounddevice, soundfile; ALSA tools)
+packages+=(ffmpeg)                              # audio files libsndfile cannot decode (MP3, M4A…)
+packages+=(icecast2)                            # the zones' streaming server
 if [ "$want_test" = 1 ]; then
-  # chromium + fonts-noto-core: the console's browser tests (Playwright drives Debian's Chromium)
-  packages+=(pulseaudio pulseaudio-utils libasound2-plugins chromium fonts-noto-core)
+  packages+=(pulseaudio pulseaudio-utils libasound2-plugins) # a virtual sound card (null sink)
+  packages+=(chromium fonts-noto-core)          # the console's browser tests (Playwright drives Debian's Chromium)
+  # Playwright's bundled node (its driver, outside any Debian package) links libatomic.so.1, which no
+  # package above depends on and a minimal Debian 12 lacks: without it every browser test errors.
+  packages+=(libatomic1)
 fi
 
 missing=()
