@@ -27,7 +27,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from broadcaster import fmt
@@ -175,7 +174,7 @@ class PowerControl:
         horizon = now - self.config.max_broadcast_seconds
         stale = [p for p in self._expected if p < horizon]
         if stale:
-            when = ", ".join(fmt.clock(datetime.fromtimestamp(p)) for p in stale)
+            when = ", ".join(fmt.clock(fmt.station_time(p)) for p in stale)
             log.warning("Bản tin lúc %s không báo kết thúc — coi như đã xong để tăng âm được tắt", when)
             self._expected = [p for p in self._expected if p >= horizon]
             if not self._due_locked(now) and self._off_at is None:

@@ -13,10 +13,9 @@ import smtplib
 import ssl
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime
 from email.header import Header
 from email.mime.text import MIMEText
-from email.utils import formatdate, make_msgid
+from email.utils import format_datetime, make_msgid
 from typing import Any, Protocol
 
 import requests
@@ -53,7 +52,7 @@ class Notice:
             "detail": self.detail,
             "state": self.state,
             "count": self.count,
-            "since": datetime.fromtimestamp(self.since).astimezone().isoformat(timespec="seconds"),
+            "since": fmt.station_time(self.since).isoformat(timespec="seconds"),
             "station": self.station,
         }
 
@@ -116,14 +115,14 @@ class EmailChannel:
         msg["Subject"] = Header(fmt.ellipsize(" ".join(subject.split()), 200), "utf-8")  # type: ignore[assignment]
         msg["From"] = self.config.email_from
         msg["To"] = ", ".join(self.config.email_to)
-        msg["Date"] = formatdate(localtime=True)  # some relays refuse mail without these two
+        msg["Date"] = format_datetime(fmt.station_time())  # some relays refuse mail without these two
         msg["Message-ID"] = make_msgid(domain=self.config.email_from.rpartition("@")[2] or None)
         return msg
 
 
 def email_body(notice: Notice) -> str:
     """The plain Vietnamese body: what, where, since when, how often, what to do."""
-    since = datetime.fromtimestamp(notice.since)
+    since = fmt.station_time(notice.since)
     lines = [
         f"Trạm: {notice.station}",
         f"{'Đã khắc phục' if notice.state == 'resolved' else 'Cảnh báo'}: {notice.title}",

@@ -17,10 +17,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from broadcaster import fmt
 from broadcaster.alerts.channels import Channel, Courier, EmailChannel, Notice, WebhookChannel
 from broadcaster.alerts.config import TITLES, AlertConfig, smtp_password, title_of
 from broadcaster.fsutil import atomic_file
@@ -62,7 +62,8 @@ class Alert:
 
 
 def _iso(t: float) -> str:
-    return datetime.fromtimestamp(t).astimezone().isoformat(timespec="seconds")
+    """ISO 8601 with the station's UTC offset (never the PC's zone)."""
+    return fmt.station_time(t).isoformat(timespec="seconds")
 
 
 class AlertHub:

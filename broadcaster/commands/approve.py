@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from broadcaster import ui
-from broadcaster.commands.user import add_password_argument, read_password, state_dir
+from broadcaster.commands.user import add_password_argument, read_password, state_dir, use_station_zone
 from broadcaster.layout import Layout
 
 if TYPE_CHECKING:
@@ -185,12 +185,13 @@ def _reviews(args: Any) -> int:
     from broadcaster.approval import ApprovalStore
 
     store = ApprovalStore.open(state_dir(args))
+    use_station_zone(args)
     reviews = store.pending_reviews()
     if not reviews:
         print("Không có bản tin khẩn cấp nào cần xem lại.")
         return 0
     for r in reviews:
-        at = r.aired_at.astimezone()
+        at = fmt.station_time(r.aired_at)
         who = f", do {r.requested_by} yêu cầu" if r.requested_by else ""
         print(f"[số {r.id}] {fmt.day(at)} {fmt.clock(at)} — {r.title}{who}")
         print(_indented(r.content or "\n".join(r.items), "    "))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -133,7 +132,10 @@ def run(args: argparse.Namespace) -> int:
     token, why = _token(args) if args.station else (None, None)
     if why:
         return _bad(why, "Lấy mã truy cập trên trạm rồi ghi vào tệp, ví dụ /etc/loa-xa/receiver.env.")
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    from broadcaster import fmt
+
+    # a receiver has no schedule: its log lines are in the default station zone (Asia/Ho_Chi_Minh)
+    logging.basicConfig(level=logging.INFO, handlers=[fmt.station_log_handler("%(asctime)s %(message)s", "%H:%M:%S")])
     try:
         sink = open_sink(args.output)
     except SinkError as exc:

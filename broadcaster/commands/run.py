@@ -48,17 +48,20 @@ def _output_spec(value: str | None):
 
 
 def run(args) -> int:
+    from broadcaster import fmt
+
+    path = ui.schedule_path(args)
+    # log lines and file names in the station's zone from the first line on; the daemon sets it
+    # again from the loaded schedule at start and on every reload
+    fmt.set_station_zone(fmt.station_zone_of(path))
     logging.basicConfig(
         level=logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(message)s",
-        datefmt="%Y-%m-%d %H:%M:%S",
+        handlers=[fmt.station_log_handler("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S")],
     )
     for noisy in ("apscheduler", "watchdog", "uvicorn", "urllib3", "gtts"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     from broadcaster.daemon.app import Daemon, DaemonOptions, StartError
 
-    path = ui.schedule_path(args)
     if not path.is_file():
         return ui.error(
             f"không tìm thấy tệp lịch '{path}'.", "Chạy lệnh trong thư mục có schedule.yaml hoặc dùng --schedule."

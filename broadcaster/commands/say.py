@@ -71,12 +71,15 @@ def _play_here(args, path, body: dict) -> int:
     ui.info("Không thấy phần mềm phát thanh đang chạy: phát trực tiếp từ máy này (chờ phát xong)…")
     import logging
 
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    from broadcaster import fmt
+
+    logging.basicConfig(level=logging.INFO, handlers=[fmt.station_log_handler("%(asctime)s %(message)s", "%H:%M:%S")])
     from broadcaster.adhoc import AdhocRefused, play_direct
 
     schedule = ui.load_schedule_or_report(path)
     if schedule is None:
         return 1
+    fmt.set_station_zone(schedule.campaign.timezone)  # log lines and WAV names
     try:
         outcome = play_direct(schedule, body, output=args.output)
     except AdhocRefused as exc:

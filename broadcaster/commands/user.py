@@ -81,6 +81,13 @@ def state_dir(args: Any) -> Path:
     return Layout.locate(ui.schedule_path(args)).state_dir
 
 
+def use_station_zone(args: Any) -> None:
+    """Show times in the zone of the schedule named by ``--schedule``, read without loading it."""
+    from broadcaster import fmt
+
+    fmt.set_station_zone(fmt.station_zone_of(ui.schedule_path(args)))
+
+
 def _list(store: Any) -> int:
     users = store.users()
     if not users:
@@ -91,7 +98,7 @@ def _list(store: Any) -> int:
     width = max(len(u.name) for u in users)
     print(f"{'Tên':<{width}}  {'Vai trò':<16} {'Trạng thái':<11} Đăng nhập lần cuối")
     for u in users:
-        last = u.last_login_at.astimezone() if u.last_login_at else None
+        last = fmt.station_time(u.last_login_at) if u.last_login_at else None
         seen = f"{fmt.day(last)} {fmt.clock(last)}" if last else "chưa"
         print(f"{u.name:<{width}}  {u.role.vi:<16} {'hoạt động' if u.active else 'đã khoá':<11} {seen}")
     return 0
@@ -115,6 +122,7 @@ def _act(args: Any, store: Any) -> int:
     from broadcaster.users import Role, check_name
 
     if args.action == "list":
+        use_station_zone(args)
         return _list(store)
     if args.action == "add":
         name, role = check_name(args.name), Role.parse(args.role)  # refuse before asking for a password

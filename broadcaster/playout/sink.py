@@ -15,13 +15,12 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from broadcaster.fmt import slugify
+from broadcaster.fmt import slugify, station_time
 
 log = logging.getLogger("broadcaster.playout")
 
@@ -185,7 +184,7 @@ class WavSink(Sink):
         self.last_path: Path | None = None
 
     def _target(self, started: float, label: str) -> Path:
-        stamp = datetime.fromtimestamp(started).strftime("%Y%m%d-%H%M%S")
+        stamp = station_time(started).strftime("%Y%m%d-%H%M%S")  # the station's clock, not the PC's
         base = f"{stamp}-{slugify(label)}"
         path = self.directory / f"{base}.wav"
         n = 2
