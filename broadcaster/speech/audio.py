@@ -43,8 +43,9 @@ CHIME_LUFS = TARGET_LUFS - 3.0
 #: ceiling for (true) peaks after levelling
 PEAK_CEILING_DBFS = -1.0
 
-# BS.1770 needs at least one 400 ms block to measure anything
-_MIN_MEASURE_SECONDS = 0.4
+#: BS.1770 needs at least one 400 ms block to measure anything (:func:`measure_lufs` wants more
+#: than this many seconds of samples)
+MIN_MEASURE_SECONDS = 0.4
 # below this the input is treated as silence and never amplified (would only raise noise)
 _SILENCE_LUFS = -70.0
 
@@ -220,7 +221,7 @@ def _k_weighting(rate: float) -> _KWeighting:
 def measure_lufs(samples: npt.ArrayLike, rate: int = RATE) -> float:
     """Integrated loudness (BS.1770, LUFS); ``-inf`` for silence or audio under 0.4 s."""
     x = _as_mono_float32(samples)
-    if x.size < int(_MIN_MEASURE_SECONDS * rate) + 1 or not np.any(x):
+    if x.size < int(MIN_MEASURE_SECONDS * rate) + 1 or not np.any(x):
         return -math.inf
     n = x.size
     # gating blocks: the same float arithmetic as pyloudnorm, so the same sample bounds

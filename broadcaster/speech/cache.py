@@ -2,7 +2,7 @@
 
 A key is the sha256 of everything that changes the sound: spoken text, engine, engine
 options, output rate, loudness target and :data:`FORMAT_VERSION`. Each entry is the final
-loudness-levelled 48 kHz mono WAV plus a JSON sidecar that records the audio's own sha256;
+trimmed, loudness-levelled 48 kHz mono WAV plus a JSON sidecar that records the audio's own sha256;
 an entry that does not verify (truncated, corrupt, half-written) is deleted and rendered
 again — it is never played.
 """
@@ -27,8 +27,12 @@ from broadcaster.fsutil import atomic_file
 from .audio import RATE, TARGET_LUFS, write_wav
 from .resample import Float32Array
 
-#: bump when the way audio is produced or stored changes, to invalidate old entries
-FORMAT_VERSION = 1
+#: bump when the way audio is produced or stored changes, to invalidate old entries.
+#: 2: renders are trimmed to fixed silence pads (:mod:`broadcaster.speech.trim`) before
+#: levelling; a version-1 entry still carries the engine's own silence (~72 ms before the
+#: first word). A new key costs nothing on a warm hit, unlike trimming at load; the old
+#: files are simply never asked for again.
+FORMAT_VERSION = 2
 
 
 def cache_key(

@@ -11,6 +11,9 @@ Rules:
   again, and once it succeeds its own cache entry exists and wins over the fallback's.
 * ``offline=True`` never touches the network, but still uses online engines' cached audio —
   that is exactly what would air.
+* Every synthesized render is trimmed to fixed silence pads (:mod:`.trim`) *before* it is
+  levelled: the start of speech is then the same few ms for every engine, and the gain does
+  not depend on how much silence an engine happened to add.
 """
 
 from __future__ import annotations
@@ -26,10 +29,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import RATE, TARGET_LUFS, AudioError, decode_file, normalize_loudness
+from .audio import MIN_MEASURE_SECONDS, RATE, TARGET_LUFS, AudioError, decode_file, normalize_loudness
 from .cache import CacheEntry, RenderCache, cache_key
 from .engines import Engine, EngineError, make_engine
 from .resample import Float32Array
+from .trim import trim_silence
 
 log = logging.getLogger(__name__)
 
@@ -255,7 +259,21 @@ class SpeechRenderer:
                 samples = decode_file(raw, RATE)
             except AudioError as exc:
                 raise EngineError(f"âm thanh {engine.name} trả về không đọc được: {exc}") from None
-        levelled = normalize_loudness(samples, TARGET_LUFS)
+        levelled = _level(trim_silence(samples, RATE))
         if levelled.size == 0 or not math.isfinite(float(np.max(np.abs(levelled)))) or not np.any(levelled):
             raise EngineError(f"{engine.name} trả về âm thanh im lặng")
         return levelled
+
+
+def _level(samples: Float32Array) -> Float32Array:
+    """Level a trimmed render to TARGET_LUFS, even one shorter than the meter's 400 ms block.
+
+    A single syllable with its pads can be shorter than BS.1770 can measure (the engine's own
+    tail used to make up the difference). It is levelled as if silence followed it up to the
+    meter's minimum, and that silence (still zeros after gain and limiting) is cut off again.
+    """
+    short = int(MIN_MEASURE_SECONDS * RATE) + 1 - samples.size
+    if short <= 0:
+        return normalize_loudness(samples, TARGET_LUFS)
+    padded = np.concatenate([samples, np.zeros(short, dtype=np.float32)])
+    return normalize_loudness(padded, TARGET_LUFS)[: samples.size]
