@@ -12,11 +12,15 @@ from hypothesis import strategies as st
 
 from broadcaster.cli import main
 from broadcaster.speech.normalize import (
+    RULE_LABELS,
+    analyze,
     digits_to_words,
+    explain_rows,
     load_abbreviations,
     normalize,
     number_to_words,
 )
+from broadcaster.speech.normalize.pipeline import PASSES
 
 PLAN = Path(__file__).resolve().parents[1] / "data" / "plan-21-4-2026.vi.md"  # a copy kept in the repo
 Y2026 = "hai nghìn không trăm hai mươi sáu"
@@ -204,6 +208,36 @@ CASES = [
     ("V/v hưởng ứng", "Về việc hưởng ứng"),
     ("ubnd", "ubnd"),  # case-sensitive: not an all-caps code
     ("UBNDX", "UBNDX"),  # whole tokens only
+    # offices and standing bodies (normalize/rules_offices.py; corpus 15-offices.yaml)
+    ("TT Đảng uỷ xã", "Thường trực Đảng uỷ xã"),  # the older accent placement
+    ("TT ĐU xã", "Thường trực Đảng ủy xã"),
+    ("TM. TT.HĐND", "thay mặt Thường trực Hội đồng nhân dân"),
+    ("TTĐU, TTHĐND", "Thường trực Đảng ủy, Thường trực Hội đồng nhân dân"),
+    ("TT. Ba Sao", "thị trấn Ba Sao"),  # "TT." elsewhere stays the town
+    ("TTHC", "thủ tục hành chính"),
+    (
+        "TT 39/2020/TT-BTTTT",
+        "Thông tư số ba mươi chín năm hai nghìn không trăm hai mươi của Bộ Thông tin và Truyền thông",
+    ),
+    ("QĐ số 135/QĐ-UBND", "Quyết định số một trăm ba mươi lăm của Ủy ban nhân dân"),
+    ("Thông tư 09/2021/TT-BCT", "Thông tư số chín năm hai nghìn không trăm hai mươi mốt của Bộ Công Thương"),
+    ("Kế hoạch số 12/KH-PGDĐT", "Kế hoạch số mười hai của Phòng Giáo dục và Đào tạo"),
+    ("CA xã", "Công an xã"),
+    ("CA thị trấn", "Công an thị trấn"),
+    ("phát hiện 1 ca xã Đông", "phát hiện một ca xã Đông"),  # lower case: a case, not the police
+    ("CA", "CA"),
+    ("TC", "TC"),  # alone: tiêu chí, tổ chức, tài chính…
+    ("Sở TC", "Sở Tài chính"),
+    ("Ban TC", "Ban Tổ chức"),
+    ("Bộ CA", "Bộ Công an"),
+    ("SỞ YT TỈNH", "SỞ Y tế TỈNH"),
+    ("Sở Y tế", "Sở Y tế"),
+    ("Bộ BTTTT", "Bộ Thông tin và Truyền thông"),  # the head word once
+    ("Ban BCHQS xã", "Ban Chỉ huy quân sự xã"),
+    ("Sở VH,TT&DL", "Sở Văn hóa, Thể thao và Du lịch"),
+    ("Sở VHTT&DL", "Sở Văn hóa, Thể thao và Du lịch"),
+    ("ngành GTVT", "ngành giao thông vận tải"),
+    ("Sở KH&CN, Sở TN&MT", "Sở Khoa học và Công nghệ, Sở Tài nguyên và Môi trường"),
     # dashes and bullets become pauses
     ("phát triển kinh tế - xã hội", "phát triển kinh tế, xã hội"),
     ("kinh tế – xã hội", "kinh tế, xã hội"),
@@ -406,6 +440,27 @@ def test_operator_file_extends_and_overrides(tmp_path):
     abbreviations = load_abbreviations(extra)
     assert normalize("Họp tại NVH, VN", abbreviations) == "Họp tại nhà văn hóa, Việt Nam thân yêu"
     assert normalize("UBND", abbreviations) == "Ủy ban nhân dân"
+
+
+def test_operator_office_reading_keeps_one_head_word(tmp_path):
+    extra = tmp_path / "abbreviations.yaml"
+    extra.write_text('"VHTTDL": Bộ Văn hóa, Thể thao và Du lịch\n', encoding="utf-8")
+    abbreviations = load_abbreviations(extra)
+    assert normalize("Sở VHTTDL", abbreviations) == "Sở Văn hóa, Thể thao và Du lịch"
+    assert normalize("theo VHTTDL", abbreviations) == "theo Bộ Văn hóa, Thể thao và Du lịch"
+
+
+def test_every_rule_has_a_label():
+    assert {rule for rule, _, _ in PASSES} <= set(RULE_LABELS)
+
+
+def test_explain_names_the_office_rules():
+    rows = explain_rows(analyze("TT HĐND và Sở TC"))
+    assert rows == [
+        ("TT", "Thường trực", RULE_LABELS["standing"]),
+        ("HĐND", "Hội đồng nhân dân", RULE_LABELS["abbreviation"]),
+        ("Sở TC", "Sở Tài chính", RULE_LABELS["office"]),
+    ]
 
 
 def test_operator_expansion_with_digits_is_read_too(tmp_path):

@@ -11,6 +11,10 @@ Reading conventions chosen (Northern, Hà Nam / Hải Phòng):
 - Headings "I.", "1.", "a)" at line start become "một,", "một,", "a,"; the line ends in a period.
 - Document numbers: "Quyết định số 135/QĐ-UBND" → "Quyết định số một trăm ba mươi lăm của Ủy ban
   nhân dân"; a code with no document kind keeps the older "số …, <issuer>," reading.
+- "TT" is "Thông tư" (the document kind, as in "39/2020/TT-BTTTT") except before Đảng ủy, HĐND,
+  UBND, Huyện ủy, Tỉnh ủy…, where it is "Thường trực"; ministries' and departments' symbols are
+  read as their names, the head word said once ("Sở VHTTDL" → Sở Văn hóa, Thể thao và Du lịch;
+  "Sở TC" → Sở Tài chính, "Ban TC" → Ban Tổ chức): see ``rules_offices``.
 - Phone numbers digit by digit in the groups people say; 113, 114, 115, 1022… digit by digit
   when the sentence is about calling.
 - A slash is a date, a fraction ("giảm 1/3" → một phần ba), a label ("lớp 6/1" → sáu trên một)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from . import rules_dates as d
 from . import rules_numbers as n
+from . import rules_offices as o
 from . import rules_text as t
 from . import rules_web as w
 from .context import Context
@@ -30,7 +31,8 @@ RULE_LABELS = {
     "phone": "số điện thoại", "service-number": "số dịch vụ khẩn cấp", "document-number": "số văn bản",
     "km-marker": "cây số trên đường", "district": "quận, phường", "weekday": "thứ trong tuần",
     "money": "tiền (tr, tr.đ, k)", "code": "mã số", "road": "tên đường", "chain": "dãy số",
-    "abbreviation": "chữ viết tắt", "unit": "đơn vị đo", "per": "trên mỗi (/)",
+    "abbreviation": "chữ viết tắt", "standing": "Thường trực, Công an (theo từ đi sau)",
+    "office": "tên cơ quan sau Bộ, Sở, Phòng, Ban, Trạm", "unit": "đơn vị đo", "per": "trên mỗi (/)",
     "roman": "số La Mã", "date": "ngày tháng năm", "score": "tỷ số", "ratio": "tỷ lệ", "range": "khoảng (đến)",
     "date-range": "khoảng ngày", "month-year": "tháng năm", "fraction": "phân số", "day-month": "ngày tháng",
     "time": "giờ", "mung": "ngày mùng", "ordinal": "số thứ tự", "month": "tháng", "slash": "dấu gạch chéo",
@@ -53,6 +55,8 @@ PASSES: list[Pass] = [
     ("district", n.DISTRICT, n.district),
     ("weekday", d.WEEKDAY_GROUP, d.weekdays),
     ("money", n.MONEY_SUFFIX, n.money_suffix),
+    ("standing", o.STANDING, o.standing),
+    ("office", o.OFFICE, o.office),
     ("abbreviation", lambda c: t.abbreviation_regex(c.abbreviations), t.abbreviation),
     ("unit", t.UNIT, t.unit),
     ("per", t.PER, t.per),

@@ -33,10 +33,12 @@ DOC = re.compile(
     r"(?P<code>[A-ZĐ]{2}[A-ZĐa-zđ&]*(?:[-/][A-ZĐ][A-ZĐa-zđ&]*)*)(?![\w&])"
 )
 _SO_BEFORE = re.compile(r"(?<!\w)số[ \t]*:?[ \t]*$", re.I)
-#: Codes read only inside document numbers ("TU" alone is the start of "TU BỔ").
+#: Codes read only inside document numbers ("TU" alone is the start of "TU BỔ"; "BCT" alone may be
+#: Bộ Chính trị, as an issuer of a state document it is the Ministry of Industry and Trade).
 DOC_CODES = {
     "TU": "Tỉnh ủy", "HU": "Huyện ủy", "CĐ": "Công điện", "GM": "Giấy mời", "KL": "Kết luận", "QĐi": "Quy định",
     "CTr": "Chương trình", "BTV": "Ban Thường vụ", "TTLT": "Thông tư liên tịch", "QH": "Quốc hội",
+    "BCT": "Bộ Công Thương", "BTP": "Bộ Tư pháp", "SCT": "Sở Công Thương", "STP": "Sở Tư pháp",
 }  # fmt: skip
 #: Document kinds: "Kế hoạch số 125/KH-UBND" reads "Kế hoạch số … của Ủy ban nhân dân".
 _KINDS = (
@@ -157,6 +159,15 @@ def _split_kind(code: list[str]) -> tuple[str | None, list[str]]:
     return None, code
 
 
+_WORD = re.compile(r"\w[\w&]*")
+
+
+def _words_before(m: re.Match[str], abbreviations: Mapping[str, str]) -> str:
+    """The 40 characters before the number, abbreviations expanded ("Căn cứ TT" → căn cứ thông tư), lower-cased."""
+    text = _SO_BEFORE.sub("", m.string[max(0, m.start() - 40) : m.start()])
+    return _WORD.sub(lambda w: abbreviations.get(w.group(0), w.group(0)), text).rstrip().lower()
+
+
 _ISSUER_AFTER = re.compile(r"[ \t]*,?[ \t]*(?:ngày[ \t]+[\d/.-]+[ \t]*,?[ \t]*)?của[ \t]+(\S+(?:[ \t]+\S+){0,4})")
 
 
@@ -179,8 +190,9 @@ def doc(m: re.Match[str], ctx: Context) -> str | None:
         if m.group("year"):
             number += ["năm", number_to_words(int(m.group("year")))]
     kind, issuer = _split_kind(_expand_code(m.group("code"), ctx.abbreviations))
-    text_before = _SO_BEFORE.sub("", m.string[max(0, m.start() - 40) : m.start()]).rstrip().lower()
-    # "Quyết định số 135/QĐ-UBND", "Thông báo kết luận số 45-TB/ĐU": the text already named the kind
+    text_before = _words_before(m, ctx.abbreviations)
+    # "Quyết định số 135/QĐ-UBND", "Thông báo kết luận số 45-TB/ĐU", "TT 39/2020/TT-BTTTT": the text
+    # already named the kind (a "TT" written before the number is the circular, read by the list)
     named = kind is not None and re.search(rf"(?<!\w){kind.lower()}(?:[ \t]+\w+){{0,2}}$", text_before) is not None
     repeated = kind is not None and not (has_so and not named) and _issuer_repeated(m, issuer, ctx.abbreviations)
     if kind is None or (has_so and not named):  # "Công văn số 1456/SKH-CN-QLCN", "Số: 01/KH-UBND"
