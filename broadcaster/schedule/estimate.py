@@ -12,7 +12,7 @@ import functools
 import re
 from pathlib import Path
 
-from broadcaster.schedule.model import Broadcast, Item, ItemKind, has_relay
+from broadcaster.schedule.values import Broadcast, Item, ItemKind, has_relay
 
 #: a steady TTS reading speed for Vietnamese (gTTS and espeak-ng are both close to it)
 SYLLABLES_PER_SECOND = 3.5

@@ -2,20 +2,20 @@
 
 Everything here is immutable and free of I/O: the loader (``load.py``) builds it from
 YAML, the planner (``plan.py``) turns it into concrete :class:`Broadcast` objects, and
-nothing downstream ever reads YAML again.
+nothing downstream ever reads YAML again. The plain values (:class:`Priority`,
+:class:`Item`, :class:`Broadcast`…) live in ``values.py`` and are re-exported here.
 
 The model *is* the schedule schema: a field with ``metadata=declare(Type())`` is a YAML key of
 that type (see ``schema.py``), its default is the default when the key is left out, and a
 field without a default is a required key. Adding a key is one line here; a ``problems()``
-method holds the checks that involve several keys.
+method holds the checks that involve several keys. A value type that builds or reads a section
+is given the section's class here (``ZoneMap(Zone)``), so the types never import the model.
 """
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -37,71 +37,15 @@ from broadcaster.schedule.types import (
     Timezone,
     Voices,
 )
+from broadcaster.schedule.values import Broadcast as Broadcast
+from broadcaster.schedule.values import Item as Item
+from broadcaster.schedule.values import ItemKind as ItemKind
+from broadcaster.schedule.values import Priority as Priority
+from broadcaster.schedule.values import has_relay as has_relay
 from broadcaster.schedule.zone_types import StreamUrl, TextList, ZoneMap, ZoneNames
 
 #: measured Icecast → receiver → loudspeaker delay on loopback (docs/benchmarks.md), sent early by default
 DEFAULT_ICECAST_DELAY_MS = 415.0
-
-
-class Priority(enum.IntEnum):
-    """Bulletin levels of Circular 39/2020/TT-BTTTT; a higher value airs first."""
-
-    NORMAL = 0
-    PRIORITY = 1
-    EMERGENCY = 2
-
-    @property
-    def label(self) -> str:
-        return self.name.lower()
-
-    @property
-    def vi(self) -> str:
-        return {0: "thông thường", 1: "ưu tiên", 2: "khẩn cấp"}[int(self)]
-
-    @classmethod
-    def parse(cls, value: str) -> Priority:
-        """Parse ``normal|priority|emergency`` (raises ValueError otherwise)."""
-        try:
-            return cls[value.strip().upper()]
-        except (KeyError, AttributeError):
-            raise ValueError(value) from None
-
-
-class ItemKind(enum.StrEnum):
-    SCRIPT = "script"
-    TEXT = "text"
-    AUDIO = "audio"
-    RELAY = "relay"  # an upper-level station's live stream (tiếp sóng), for ``seconds``
-
-
-@dataclass(frozen=True)
-class Item:
-    """One thing to air: a script of ``scripts_vi/``, inline text, an audio file, or a relay.
-
-    ``value`` is what the operator wrote (script slug, the text, the audio path as written, or
-    the relayed stream's URL); ``path`` is the resolved absolute file for scripts and audio. A
-    relay airs for ``seconds``; when its stream is unreachable or silent, ``fallback`` airs
-    instead (or the zone goes quiet).
-    """
-
-    kind: ItemKind
-    value: str
-    path: Path | None = None
-    seconds: float | None = None
-    fallback: Item | None = None
-
-    @property
-    def label(self) -> str:
-        """Short human name, used in plans, logs and reports."""
-        if self.kind is ItemKind.TEXT:
-            text = " ".join(self.value.split())
-            return "text:" + (text if len(text) <= 40 else text[:39] + "…")
-        return f"{self.kind.value}:{self.value}"
-
-
-def has_relay(items: Iterable[Item]) -> bool:
-    """A set with a relay airs once and without a chime: the upper-level station brings its own."""
-    return any(item.kind is ItemKind.RELAY for item in items)
 
 
 @dataclass(frozen=True)
@@ -246,10 +190,10 @@ class Slot:
     days: frozenset[int] | None = field(default=None, metadata=declare(Nullable(Weekdays(), None)))
     #: None = every day of the window
     dates: frozenset[date] | None = field(
-        default=None, metadata=declare(Nullable(Dates(nonempty=True, warn_outside=True), None))
+        default=None, metadata=declare(Nullable(Dates(nonempty=True, campaign=Campaign), None))
     )
     skip_dates: frozenset[date] = field(
-        default=frozenset(), metadata=declare(Nullable(Dates(nonempty=False, warn_outside=False), frozenset()))
+        default=frozenset(), metadata=declare(Nullable(Dates(nonempty=False), frozenset()))
     )
     priority: Priority = field(default=Priority.NORMAL, metadata=declare(PriorityLevel()))
     enabled: bool = field(default=True, metadata=declare(Boolean()))
@@ -265,7 +209,7 @@ class Slot:
 class Schedule:
     path: Path
     campaign: Campaign = field(metadata=declare(Section(Campaign, nullable=False)))
-    slots: tuple[Slot, ...] = field(metadata=declare(SlotList(), late=True))
+    slots: tuple[Slot, ...] = field(metadata=declare(SlotList(Slot), late=True))
     policy: Policy = field(default_factory=Policy, metadata=declare(Section(Policy)))
     defaults: Defaults = field(default_factory=Defaults, metadata=declare(Section(Defaults)))
     output: Output = field(default_factory=Output, metadata=declare(Section(Output)))
@@ -273,7 +217,7 @@ class Schedule:
     alerts: Alerts = field(default_factory=Alerts, metadata=declare(Section(Alerts)))
     power: Power = field(default_factory=Power, metadata=declare(Section(Power)))
     #: loudspeaker clusters by name; empty = one implicit zone on ``output``
-    zones: dict[str, Zone] = field(default_factory=dict, metadata=declare(ZoneMap()))
+    zones: dict[str, Zone] = field(default_factory=dict, metadata=declare(ZoneMap(Zone)))
     #: None = <schedule folder>/state
     state_dir: Path | None = field(default=None, metadata=declare(Nullable(FilePath(), None)))
 
@@ -284,23 +228,3 @@ class Schedule:
     @property
     def state_path(self) -> Path:
         return self.state_dir if self.state_dir is not None else self.base_dir / "state"
-
-
-@dataclass(frozen=True)
-class Broadcast:
-    """One concrete airing: a slot at a local, timezone-aware instant."""
-
-    at: datetime
-    slot: str
-    items: tuple[Item, ...]
-    priority: Priority = Priority.NORMAL
-    repeat: int = 1
-    gap_seconds: float = 3.0
-    chime: Path | None = None
-    #: None = every zone
-    zones: tuple[str, ...] | None = None
-
-    @property
-    def key(self) -> str:
-        """Stable identity: the same slot at the same instant is the same broadcast."""
-        return f"{self.slot}@{self.at.isoformat()}"

@@ -18,15 +18,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from broadcaster.schedule.diagnostics import INVALID, Invalid, did_you_mean
 from broadcaster.schedule.types import Context, Name, ValueType, describe, entries, is_mapping, is_null, is_scalar
 
 if TYPE_CHECKING:
     from yaml.nodes import Node, ScalarNode
-
-    from broadcaster.schedule.model import Slot
 
 T = TypeVar("T")
 Found = dict[str, tuple["ScalarNode", "Node"]]
@@ -166,12 +164,26 @@ class Section(ValueType[T]):
         return read_object(ctx, node, self.cls, at)[0]
 
 
-class SlotList(ValueType[tuple["Slot", ...]]):
-    """``slots``: the list of slots; names must be unique. Remembers each slot's keys for later warnings."""
+class Named(Protocol):
+    """What :class:`SlotList` reads of a slot section: its name."""
 
-    def parse(self, ctx: Context, node: Node, name: Name) -> tuple[Slot, ...] | Invalid:
-        from broadcaster.schedule.model import Slot
+    @property
+    def name(self) -> str: ...
 
+
+S = TypeVar("S", bound=Named)
+
+
+class SlotList(ValueType[tuple[S, ...]]):
+    """``slots``: a list of ``slot`` sections (``SlotList(Slot)``); names must be unique.
+
+    Remembers each slot's keys for later warnings.
+    """
+
+    def __init__(self, slot: type[S]) -> None:
+        self.slot = slot
+
+    def parse(self, ctx: Context, node: Node, name: Name) -> tuple[S, ...] | Invalid:
         items = entries(ctx, node, "slots", allow_scalar=False)
         if isinstance(items, Invalid):
             return items
@@ -181,7 +193,7 @@ class SlotList(ValueType[tuple["Slot", ...]]):
         bad = False
         for index, entry in enumerate(items, 1):
             at = Where(f"buổi phát thứ {index}", _slot_label(index), dotted=False)
-            slot, found = read_object(ctx, entry, Slot, at, line=entry.start_mark.line + 1)
+            slot, found = read_object(ctx, entry, self.slot, at, line=entry.start_mark.line + 1)
             if isinstance(slot, Invalid):
                 bad = True
                 continue

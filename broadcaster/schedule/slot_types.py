@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from broadcaster import fmt, layout
 from broadcaster.schedule.diagnostics import INVALID, Invalid, did_you_mean
+from broadcaster.schedule.schema import read_keys
 from broadcaster.schedule.types import (
     AudioFile,
     Context,
     Day,
     Name,
+    Number,
     Text,
     TimeOfDay,
     ValueType,
@@ -21,11 +23,11 @@ from broadcaster.schedule.types import (
     is_scalar,
     is_sequence,
 )
+from broadcaster.schedule.values import Item, ItemKind, Priority
+from broadcaster.schedule.zone_types import StreamUrl
 
 if TYPE_CHECKING:
     from yaml.nodes import Node
-
-    from broadcaster.schedule.model import Item, Priority
 
 SCRIPTS_DIR = layout.SCRIPTS_DIR
 
@@ -94,19 +96,28 @@ class Weekdays(ValueType[frozenset[int]]):
         return INVALID if bad else frozenset(out)
 
 
-class Dates(ValueType[frozenset[date]]):
-    """``dates``/``skip_dates``: days; ``warn_outside`` warns about days outside the campaign."""
+class Window(Protocol):
+    """What :class:`Dates` reads of the campaign section: its first and last day."""
 
-    def __init__(self, *, nonempty: bool, warn_outside: bool) -> None:
-        self.nonempty, self.warn_outside = nonempty, warn_outside
+    @property
+    def start(self) -> date: ...
+
+    @property
+    def end(self) -> date: ...
+
+
+class Dates(ValueType[frozenset[date]]):
+    """``dates``/``skip_dates``: days; given the campaign section's class, warns about days outside the campaign."""
+
+    def __init__(self, *, nonempty: bool, campaign: type[Window] | None = None) -> None:
+        self.nonempty, self.campaign = nonempty, campaign
 
     def parse(self, ctx: Context, node: Node, name: Name) -> frozenset[date] | Invalid:
-        from broadcaster.schedule.model import Campaign
-
         items = entries(ctx, node, name.what)
         if isinstance(items, Invalid):
             return items
-        campaign = ctx.top.get("campaign")
+        top = ctx.top.get("campaign")
+        campaign = top if self.campaign is not None and isinstance(top, self.campaign) else None
         out: set[date] = set()
         bad = False
         for entry in items:
@@ -114,7 +125,7 @@ class Dates(ValueType[frozenset[date]]):
             if isinstance(d, Invalid):
                 bad = True
                 continue
-            if self.warn_outside and isinstance(campaign, Campaign) and not campaign.start <= d <= campaign.end:
+            if campaign is not None and not campaign.start <= d <= campaign.end:
                 ctx.reporter.warning(
                     entry,
                     f"ngày {fmt.day(d)} ({name.what}) nằm ngoài thời gian chiến dịch "
@@ -128,12 +139,10 @@ class Dates(ValueType[frozenset[date]]):
         return frozenset(out)
 
 
-class PriorityLevel(ValueType["Priority"]):
+class PriorityLevel(ValueType[Priority]):
     """``normal`` or ``priority`` (Vietnamese names too); ``emergency`` is refused with the way to do it."""
 
     def parse(self, ctx: Context, node: Node, name: Name) -> Priority | Invalid:
-        from broadcaster.schedule.model import Priority
-
         raw = Text().parse(ctx, node, name)
         if isinstance(raw, Invalid):
             return raw
@@ -153,7 +162,7 @@ class PriorityLevel(ValueType["Priority"]):
         )
 
 
-class Play(ValueType[tuple["Item", ...]]):
+class Play(ValueType[tuple[Item, ...]]):
     """``play``: a list of ``- script: slug``, ``- text: "…"`` or ``- audio: file``."""
 
     def parse(self, ctx: Context, node: Node, name: Name) -> tuple[Item, ...] | Invalid:
@@ -171,9 +180,6 @@ class Play(ValueType[tuple["Item", ...]]):
 
     def item(self, ctx: Context, node: Node, what: str) -> Item | Invalid:
         """One entry of the list: exactly one of script, text, audio."""
-        from broadcaster.schedule.model import Item, ItemKind
-        from broadcaster.schedule.schema import read_keys
-
         if is_scalar(node) and not is_null(node):
             return ctx.reporter.error(
                 node, f"{what} cần ghi rõ loại: '- script: {node.value}', '- text: \"...\"' hoặc '- audio: tep.wav'"
@@ -203,10 +209,6 @@ class Play(ValueType[tuple["Item", ...]]):
 
 def relay(ctx: Context, node: Node, found: Mapping[str, tuple[Node, Node]], what: str) -> Item | Invalid:
     """``- relay: URL`` with ``minutes: N`` and an optional ``fallback: SCRIPT`` (tiếp sóng đài cấp trên)."""
-    from broadcaster.schedule.model import Item, ItemKind
-    from broadcaster.schedule.types import Number
-    from broadcaster.schedule.zone_types import StreamUrl
-
     example = "'- relay: http://…/kenh1' với 'minutes: 30'"
     if "relay" not in found:
         return ctx.reporter.error(node, f"{what}: 'minutes' và 'fallback' chỉ dùng cho mục tiếp sóng ({example})")
@@ -230,8 +232,6 @@ def relay(ctx: Context, node: Node, found: Mapping[str, tuple[Node, Node]], what
 
 def script(ctx: Context, node: Node, what: str) -> Item | Invalid:
     """A script of ``scripts_vi/``: it must exist, be UTF-8 and not be empty."""
-    from broadcaster.schedule.model import Item, ItemKind
-
     slug = Text().read(ctx, node, what)
     if isinstance(slug, Invalid):
         return slug

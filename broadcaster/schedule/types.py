@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeGuard, TypeVar, cast
 
 from broadcaster.schedule.diagnostics import INVALID, Invalid, Reporter, did_you_mean
+from broadcaster.schedule.estimate import audio_seconds
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -336,8 +337,6 @@ class AudioFile(ValueType[Path]):
             return path
         if not path.is_file():
             return ctx.reporter.error(node, f"không tìm thấy tệp âm thanh '{node.value}' ({name.what}; tìm tại {path})")
-        from broadcaster.schedule.estimate import audio_seconds
-
         if audio_seconds(path) <= 0:
             return ctx.reporter.error(
                 node,

@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from broadcaster.schedule.diagnostics import INVALID, Invalid, did_you_mean
+from broadcaster.schedule.schema import Where, read_object
 from broadcaster.schedule.types import Context, Name, Text, ValueType, entries, is_mapping, is_null, is_scalar
 
 if TYPE_CHECKING:
     from yaml.nodes import Node
-
-    from broadcaster.schedule.model import Zone
 
 #: a zone name: lowercase letters, digits and dashes (it names files, mounts and metrics labels)
 ZONE_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
@@ -78,18 +77,28 @@ class TextList(ValueType[tuple[str, ...]]):
         return tuple(out)
 
 
-class ZoneMap(ValueType[dict[str, "Zone"]]):
-    """``zones``: name → one output each; names are unique, mounts are not shared."""
+class HasMount(Protocol):
+    """What :class:`ZoneMap` reads of a zone section: its Icecast mount, if any."""
 
-    def parse(self, ctx: Context, node: Node, name: Name) -> dict[str, Zone] | Invalid:
-        from broadcaster.schedule.model import Zone
-        from broadcaster.schedule.schema import Where, read_object
+    @property
+    def icecast(self) -> str | None: ...
 
+
+Z = TypeVar("Z", bound=HasMount)
+
+
+class ZoneMap(ValueType[dict[str, Z]]):
+    """``zones``: name → one ``zone`` section each (``ZoneMap(Zone)``); names are unique, mounts are not shared."""
+
+    def __init__(self, zone: type[Z]) -> None:
+        self.zone = zone
+
+    def parse(self, ctx: Context, node: Node, name: Name) -> dict[str, Z] | Invalid:
         if is_null(node):
             return {}
         if not is_mapping(node):
             return ctx.reporter.error(node, "zones phải là danh sách 'tên-vùng: {device: …}' hoặc '{icecast: …}'")
-        zones: dict[str, Zone] = {}
+        zones: dict[str, Z] = {}
         mounts: dict[str, str] = {}
         bad = False
         for key_node, value in node.value:
@@ -106,7 +115,7 @@ class ZoneMap(ValueType[dict[str, "Zone"]]):
                 bad = True
                 continue
             at = Where(f"vùng '{zone_name}'", _named(zone_name), dotted=False, anchor=key_node)
-            zone, found = read_object(ctx, value, Zone, at, name=zone_name)
+            zone, found = read_object(ctx, value, self.zone, at, name=zone_name)
             if isinstance(zone, Invalid):
                 bad = True
                 continue
