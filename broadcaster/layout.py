@@ -25,6 +25,9 @@ TOKEN_FILE = "api-token"
 DAEMON_FILE = "daemon.json"
 ALIVE_FILE = "alive"
 
+#: a script's name (``scripts_vi/<name>.txt``): letters, digits, ``-`` and ``_``, no path
+SCRIPT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
+
 _STATE_DIR_LINE = re.compile(r"""^state_dir:[ \t]*(?:"([^"]*)"|'([^']*)'|([^#\s][^#]*?))?[ \t]*(?:#.*)?$""", re.M)
 
 

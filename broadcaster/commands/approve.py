@@ -8,23 +8,20 @@ an approval is bound to (the content's SHA-256: an edit or a rename voids it).
 from __future__ import annotations
 
 import argparse
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from broadcaster import ui
+from broadcaster.approval_plan import schedule_items, unapproved_in_schedule
 from broadcaster.commands.user import add_password_argument, read_password, state_dir, use_station_zone
-from broadcaster.layout import Layout
+from broadcaster.layout import SCRIPT_NAME, Layout
 
 if TYPE_CHECKING:
-    from broadcaster.approval import ApprovalStore, Subject, Unapproved
-    from broadcaster.schedule.model import Item, Schedule
+    from broadcaster.approval import ApprovalStore, Subject
+    from broadcaster.schedule.model import Schedule
 
 HELP = "Duyệt nội dung trước khi phát (khi lịch đặt policy.require_approval: true); xem bài chờ duyệt"
-
-_SCRIPT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
-
 
 class _Refused(Exception):
     """Stop with a Vietnamese message (and what to do next)."""
@@ -89,35 +86,6 @@ def _load(args: Any) -> Schedule:
         raise _Refused("Lịch phát đang có lỗi (xem ở trên).", "Sửa schedule.yaml rồi chạy lại lệnh.")
     schedule: Schedule = result.schedule
     return schedule
-
-
-def schedule_items(schedule: Schedule) -> list[tuple[Item, list[str]]]:
-    """Each distinct item of the enabled, non-emergency slots, with the names of the slots using it."""
-    from broadcaster.schedule.model import Priority
-
-    found: dict[tuple[str, str], tuple[Item, list[str]]] = {}
-    for slot in schedule.slots:
-        if not slot.enabled or slot.priority >= Priority.EMERGENCY:
-            continue
-        for item in slot.play:
-            _, slots = found.setdefault((item.kind.value, item.value), (item, []))
-            if slot.name not in slots:
-                slots.append(slot.name)
-    return list(found.values())
-
-
-def unapproved_in_schedule(
-    schedule: Schedule, store: ApprovalStore, *, always: bool = False
-) -> list[tuple[Unapproved, list[str]]]:
-    """Unapproved items the schedule's enabled slots air, with their slots (empty unless required or ``always``)."""
-    from broadcaster.approval import approval_required, find_unapproved
-
-    if not (always or approval_required(schedule)):
-        return []
-    rows = schedule_items(schedule)
-    missing = find_unapproved([item for item, _ in rows], store, schedule.campaign.timezone)
-    slots_of = {item: slots for item, slots in rows}
-    return [(u, slots_of[u.item]) for u in missing]
 
 
 def approval_warnings(schedule: Schedule, state_dir: Path) -> list[str]:
@@ -255,9 +223,9 @@ def _subject(args: Any) -> Subject:
             ) from None
     name = args.script.strip().removesuffix(".txt")
     path = Layout.at(base).script(name)
-    if args.revoke and _SCRIPT_NAME.match(name) and not path.exists():  # a deleted script can still be revoked
+    if args.revoke and SCRIPT_NAME.match(name) and not path.exists():  # a deleted script can still be revoked
         return Subject(ItemKind.SCRIPT, name, "")
-    if not _SCRIPT_NAME.match(name) or not path.is_file():
+    if not SCRIPT_NAME.match(name) or not path.is_file():
         raise _Refused(
             f"Không có bài '{args.script}' trong scripts_vi/.", "Xem tên các tệp .txt trong thư mục scripts_vi/."
         )

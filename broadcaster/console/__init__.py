@@ -2,16 +2,17 @@
 
 CONTRACT (stable; other console modules rely on it):
 
-* ``mount_console(app, controller)`` — called once in ``create_app``; ``controller`` is the running
-  ``Daemon`` (``status()``, ``announce()``, ``stop_current()``, ``cancel()``, ``.station``).
+* ``mount_console(app, controller)`` — called once by the daemon's composition root
+  (``daemon/web.py``), beside the control API; ``controller`` is a
+  :class:`broadcaster.contract.Controller`, the only way into the station (no daemon imports).
 * ``broadcaster.console.auth.require(*roles)`` — FastAPI dependency returning the logged-in
   ``broadcaster.users.User``; roles are ``Role`` values (``admin``, ``operator``, ``approver``,
   ``viewer``), none = any logged-in user. Not logged in: 401 ``{"error": …}`` under
   ``/console/api/``, a redirect to ``/console/dang-nhap`` for pages. Wrong role: 403 (Vietnamese).
   POST/PUT/PATCH/DELETE also need ``X-CSRF-Token`` = the session's token, else 403 "Phiên làm việc hết hạn…".
   Raise ``auth.ConsoleDenied(status, message)`` for any other refusal: it renders the same way.
-* ``auth.controller_of(request)`` → the controller; ``auth.where_of(request)`` → ``"console <ip>"``
-  for the audit trail.
+* ``auth.controller_of(request)`` → the controller; ``auth.actor_of(request, user)`` → the
+  contract's ``Actor`` for every call (who, ``"console <ip>"``, role, zones).
 * JSON routes live under ``/console/api/``; pages are ``/console/<slug>`` served by
   ``pages.page`` from ``static/pages/<slug>.html`` for the roles in ``pages.PAGES``.
 * A page's HTML contains ``<main id="page">`` and loads ``/console/static/app.js`` then
@@ -28,22 +29,21 @@ CONTRACT (stable; other console modules rely on it):
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from broadcaster.console.auth import LOGIN_PAGE, ConsoleDenied, ConsoleState
 from broadcaster.console.sessions import SessionStore
+from broadcaster.contract import Controller
 from broadcaster.users import UserStore
 
 
-def mount_console(app: FastAPI, controller: Any) -> None:
-    """Add the console's routes, static files and refusal handler to the daemon's app."""
+def mount_console(app: FastAPI, controller: Controller) -> None:
+    """Add the console's routes, static files and refusal handler to the station's app."""
     from broadcaster.console import announce, approvals, live, logbook, pages, people, schedule_pages
 
-    layout = controller.station.layout
+    layout = controller.layout
     app.state.console = ConsoleState(
         controller=controller,
         layout=layout,

@@ -23,7 +23,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from broadcaster import audiofile
-from broadcaster.console.auth import ConsoleDenied, controller_of, require, where_of
+from broadcaster.console.auth import ConsoleDenied, actor_of, controller_of, require
+from broadcaster.contract import Announcement, ControlError
+from broadcaster.layout import SCRIPT_NAME
 from broadcaster.users import Role, User
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
@@ -57,10 +59,8 @@ class SendBody(BaseModel):
 def _text_of(request: Request, body: TextBody) -> str:
     """The words to read: the given text, or a script's file (refused in Vietnamese if missing)."""
     if body.script:
-        from broadcaster.adhoc import SCRIPT_NAME
-
         name = body.script.strip().removesuffix(".txt")
-        path = controller_of(request).station.layout.script(name) if SCRIPT_NAME.match(name) else None
+        path = controller_of(request).layout.script(name) if SCRIPT_NAME.match(name) else None
         if path is None or not path.is_file():
             raise ConsoleDenied(404, f"Không có bài đọc '{body.script}'. Chọn một bài trong danh sách.")
         try:
@@ -77,7 +77,7 @@ def _text_of(request: Request, body: TextBody) -> str:
 
 @router.get("/console/api/bai-doc-san", summary="Các bài đọc có sẵn (để phát ngay)")
 def scripts(request: Request, _: User = Depends(require(*SENDERS))) -> dict[str, Any]:
-    folder: Path = controller_of(request).station.layout.scripts_dir
+    folder: Path = controller_of(request).layout.scripts_dir
     names = sorted(p.stem for p in folder.glob("*.txt") if p.is_file()) if folder.is_dir() else []
     return {"scripts": names}
 
@@ -86,7 +86,7 @@ def scripts(request: Request, _: User = Depends(require(*SENDERS))) -> dict[str,
 def reading(body: TextBody, request: Request, _: User = Depends(require(*SENDERS))) -> dict[str, Any]:
     """The normalized reading, exactly what the voices receive (numbers, dates, abbreviations spelled)."""
     text = _text_of(request, body)
-    spoken = controller_of(request).station.renderer.spoken_text(text)
+    spoken = controller_of(request).speech.spoken_text(text)
     return {"reading": spoken, "chars": len(text)}
 
 
@@ -94,7 +94,7 @@ def reading(body: TextBody, request: Request, _: User = Depends(require(*SENDERS
 async def listen(body: TextBody, request: Request, _: User = Depends(require(*SENDERS))) -> Response:
     """The rendered speech as WAV, from the same cache the broadcast will use."""
     text = _text_of(request, body)
-    renderer = controller_of(request).station.renderer
+    renderer = controller_of(request).speech
     try:
         wav = await run_in_threadpool(_render_wav, renderer, text)
     except Exception as exc:  # noqa: BLE001 - RenderError and engine failures: say why, never a 500
@@ -160,7 +160,7 @@ async def upload(
         raise ConsoleDenied(415, f"'{Path(name).name}' không phải tệp âm thanh. Chỉ nhận: {audiofile.SUFFIXES_TEXT}.")
     data = await request.body()
     _uploads.accept(id, part, len(data))
-    folder: Path = controller_of(request).station.layout.uploads_dir
+    folder: Path = controller_of(request).layout.uploads_dir
     folder.mkdir(parents=True, exist_ok=True)
     partial = folder / f".{id}.part"
     with open(partial, "ab" if part else "wb") as fh:
@@ -175,7 +175,7 @@ async def upload(
     except audiofile.AudioFileError as exc:
         final.unlink(missing_ok=True)
         raise ConsoleDenied(400, str(exc)) from None
-    base: Path = controller_of(request).station.layout.base_dir
+    base: Path = controller_of(request).layout.base_dir
     return {
         "audio": final.relative_to(base).as_posix(),
         "seconds": round(info.seconds, 1),
@@ -186,15 +186,13 @@ async def upload(
 @router.post("/console/api/phat-ngay", summary="Phát ngay (từ bảng điều khiển)")
 def send(body: SendBody, request: Request, user: User = Depends(require(*SENDERS))) -> dict[str, Any]:
     """Forward to the daemon's one judge of announcements, signed with the logged-in user's name."""
-    from broadcaster.daemon.api import Announcement, ApiError
-
     fields = body.model_dump()
     if not fields.get("zones"):
-        fields.pop("zones")  # all zones: also works with a daemon that has none
+        fields.pop("zones")  # all zones (of the user's scope): also works with a daemon that has none
     try:
         a = Announcement(**fields, by=user.name)
-        accepted = controller_of(request).announce(a, where=where_of(request))
-    except ApiError as exc:
+        accepted = controller_of(request).announce(a, actor_of(request, user))
+    except ControlError as exc:
         raise ConsoleDenied(exc.status, exc.message) from None
     except ValueError as exc:
         raise ConsoleDenied(400, f"Yêu cầu không hợp lệ: {exc}") from None

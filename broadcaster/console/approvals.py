@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from broadcaster.console.auth import ConsoleDenied, controller_of, require, where_of
+from broadcaster.console.auth import ConsoleDenied, actor_of, controller_of, require
 from broadcaster.users import Role, StateError, User
 
 router = APIRouter()
@@ -29,11 +29,11 @@ class DecisionBody(BaseModel):
 def _pending(controller: Any) -> list[dict[str, Any]]:
     """What waits for a decision: unapproved schedule content, then refused ad-hoc requests."""
     from broadcaster.approval import ApprovalStore
-    from broadcaster.commands.approve import unapproved_in_schedule
+    from broadcaster.approval_plan import unapproved_in_schedule
 
-    schedule = controller.schedule
+    schedule = controller.schedule.current
     store = ApprovalStore.open(schedule.state_path)
-    speak = controller.station.renderer.spoken_text
+    speak = controller.speech.spoken_text
     found: list[dict[str, Any]] = []
     for u, slots in unapproved_in_schedule(schedule, store, always=True):
         found.append(_subject_json(u.subject, speak, why=u.reason, slots=slots))
@@ -67,12 +67,12 @@ def pending(request: Request, _: User = Depends(require(*APPROVERS))) -> dict[st
 
     controller = controller_of(request)
     try:
-        reviews = ApprovalStore.open(controller.schedule.state_path).pending_reviews()
+        reviews = ApprovalStore.open(controller.schedule.current.state_path).pending_reviews()
         items = _pending(controller)
     except StateError as exc:
         raise ConsoleDenied(500, str(exc)) from None
     return {
-        "required": approval_required(controller.schedule),
+        "required": approval_required(controller.schedule.current),
         "items": items,
         "reviews": [
             {
@@ -95,7 +95,7 @@ def decide(body: DecisionBody, request: Request, user: User = Depends(require(*A
     if body.decision == "reject" and not body.note.strip():
         raise ConsoleDenied(400, "Khi từ chối cần ghi lý do, để người soạn biết cần sửa gì.")
     subject = _find_subject(controller, body.digest)
-    store = ApprovalStore.open(controller.schedule.state_path)
+    store = ApprovalStore.open(controller.schedule.current.state_path)
     try:
         if body.decision == "approve":
             store.approve(subject, user.name, body.note)
@@ -103,11 +103,10 @@ def decide(body: DecisionBody, request: Request, user: User = Depends(require(*A
             store.reject(subject, user.name, body.note)
     except StateError as exc:
         raise ConsoleDenied(500, str(exc)) from None
-    controller.station.audit(
-        who=user.name,
-        where=where_of(request),
-        action=body.decision,
-        detail={"kind": str(subject.kind), "name": subject.name, "code": subject.code, "note": body.note},
+    controller.audit.record(
+        actor_of(request, user),
+        body.decision,
+        {"kind": str(subject.kind), "name": subject.name, "code": subject.code, "note": body.note},
     )
     verb = "Đã duyệt" if body.decision == "approve" else "Đã từ chối"
     return {"message": f"{verb} {subject.label_vi} (mã {subject.code})."}
@@ -115,10 +114,10 @@ def decide(body: DecisionBody, request: Request, user: User = Depends(require(*A
 
 def _find_subject(controller: Any, digest: str) -> Any:
     from broadcaster.approval import ApprovalStore
-    from broadcaster.commands.approve import unapproved_in_schedule
+    from broadcaster.approval_plan import unapproved_in_schedule
 
-    store = ApprovalStore.open(controller.schedule.state_path)
-    for u, _ in unapproved_in_schedule(controller.schedule, store, always=True):
+    store = ApprovalStore.open(controller.schedule.current.state_path)
+    for u, _ in unapproved_in_schedule(controller.schedule.current, store, always=True):
         if u.subject.digest == digest:
             return u.subject
     for w in store.waiting():
@@ -133,10 +132,8 @@ def review(review_id: int, request: Request, user: User = Depends(require(*APPRO
 
     controller = controller_of(request)
     try:
-        done = ApprovalStore.open(controller.schedule.state_path).record_review(review_id, user.name, "")
+        done = ApprovalStore.open(controller.schedule.current.state_path).record_review(review_id, user.name, "")
     except StateError as exc:
         raise ConsoleDenied(400, str(exc)) from None
-    controller.station.audit(
-        who=user.name, where=where_of(request), action="review", detail={"id": done.id, "title": done.title}
-    )
+    controller.audit.record(actor_of(request, user), "review", {"id": done.id, "title": done.title})
     return {"message": f"Đã ghi nhận: {user.name} đã xem lại bản tin khẩn cấp «{done.title}»."}

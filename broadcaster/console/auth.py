@@ -19,11 +19,11 @@ import os
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from fastapi import Request
 
 from broadcaster.console.sessions import LoginThrottle, Session, SessionStore
+from broadcaster.contract import Actor, Controller
 from broadcaster.layout import Layout
 from broadcaster.users import Role, User, UserStore
 
@@ -51,7 +51,7 @@ class ConsoleDenied(Exception):
 class ConsoleState:
     """What every console route needs, kept on ``app.state.console``."""
 
-    controller: Any
+    controller: Controller
     layout: Layout
     users: UserStore
     sessions: SessionStore
@@ -74,9 +74,20 @@ def console_state(request: Request) -> ConsoleState:
     return state
 
 
-def controller_of(request: Request) -> Any:
-    """The running daemon (``status()``, ``announce()``, ``stop_current()``, ``cancel()``, ``station``)."""
+def controller_of(request: Request) -> Controller:
+    """The running station, through the control contract only."""
     return console_state(request).controller
+
+
+def actor_of(request: Request, user: User) -> Actor:
+    """The logged-in user as the contract's actor: name, where from, role (and zones, when scoped)."""
+    zones = getattr(user, "zones", None)
+    return Actor(
+        name=user.name,
+        where=where_of(request),
+        role=str(user.role),
+        zones=frozenset(zones) if zones else None,
+    )
 
 
 def where_of(request: Request) -> str:

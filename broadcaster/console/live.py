@@ -19,7 +19,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from broadcaster.console.auth import ConsoleDenied, controller_of, require, where_of
+from broadcaster.console.auth import ConsoleDenied, actor_of, controller_of, require
+from broadcaster.contract import Actor, ControlError, Controller, StopRequest
 from broadcaster.users import Role, User
 
 STREAM_SECONDS = 60.0
@@ -29,9 +30,9 @@ KEEPALIVE_SECONDS = 15.0
 router = APIRouter()
 
 
-def status_payload(controller: Any) -> dict[str, Any]:
-    """The status snapshot as JSON, plus the server's clock (progress is computed against it)."""
-    snap = controller.status()
+def status_payload(controller: Controller, actor: Actor | None = None) -> dict[str, Any]:
+    """The status snapshot as the actor may see it, as JSON, plus the server's clock (for progress bars)."""
+    snap = controller.status(actor)
     data: dict[str, Any] = snap.model_dump(mode="json")
     data.setdefault("zones", getattr(snap, "zones", None) or [])
     data["server_time"] = time.time()
@@ -44,13 +45,13 @@ def _fingerprint(data: dict[str, Any]) -> str:
 
 
 @router.get("/console/api/trang-thai", summary="Trạng thái (bảng điều khiển)")
-def status(request: Request, _: User = Depends(require())) -> dict[str, Any]:
-    return status_payload(controller_of(request))
+def status(request: Request, user: User = Depends(require())) -> dict[str, Any]:
+    return status_payload(controller_of(request), actor_of(request, user))
 
 
 @router.get("/console/api/su-kien", summary="Trạng thái trực tiếp (server-sent events)")
-async def events(request: Request, _: User = Depends(require())) -> StreamingResponse:
-    controller = controller_of(request)
+async def events(request: Request, user: User = Depends(require())) -> StreamingResponse:
+    controller, actor = controller_of(request), actor_of(request, user)
 
     async def stream() -> AsyncIterator[str]:
         yield f"retry: {int(POLL_SECONDS * 1000)}\n\n"
@@ -60,7 +61,7 @@ async def events(request: Request, _: User = Depends(require())) -> StreamingRes
             if await request.is_disconnected():
                 return
             try:
-                data = await run_in_threadpool(status_payload, controller)
+                data = await run_in_threadpool(status_payload, controller, actor)
             except Exception as exc:  # noqa: BLE001 - the page shows it and keeps the connection
                 data = {"error": f"Không đọc được trạng thái: {exc}"}
             mark = _fingerprint(data)
@@ -77,18 +78,26 @@ async def events(request: Request, _: User = Depends(require())) -> StreamingRes
 
 
 @router.post("/console/api/dung", summary="Dừng bản tin đang phát")
-def stop(request: Request, user: User = Depends(require(Role.ADMIN, Role.OPERATOR, Role.APPROVER))) -> dict[str, Any]:
-    stopped = controller_of(request).stop_current(user.name, where=where_of(request))
-    if stopped is None:
-        return {"stopped": None, "message": "Không có bản tin nào đang phát."}
-    return {"stopped": stopped, "message": f"Đã dừng: {stopped.get('title') or stopped.get('key')}."}
+def stop(
+    request: Request,
+    body: StopRequest | None = None,
+    user: User = Depends(require(Role.ADMIN, Role.OPERATOR, Role.APPROVER)),
+) -> dict[str, Any]:
+    """Cut what airs in the zones asked for (none or null = every zone the user may reach)."""
+    try:
+        stopped = controller_of(request).cut(actor_of(request, user), body.zones if body else None)
+    except ControlError as exc:
+        raise ConsoleDenied(exc.status, exc.message) from None
+    return stopped.model_dump()
 
 
 @router.delete("/console/api/hang-cho/{request_id}", summary="Hủy một bản tin đang chờ")
-def cancel(request_id: int, request: Request, _: User = Depends(require(Role.ADMIN, Role.OPERATOR))) -> dict[str, Any]:
+def cancel(
+    request_id: int, request: Request, user: User = Depends(require(Role.ADMIN, Role.OPERATOR))
+) -> dict[str, Any]:
     cancelled = None
     if 0 < request_id < 2**62:
-        cancelled = controller_of(request).cancel(request_id, where=where_of(request))
+        cancelled = controller_of(request).cancel(request_id, actor_of(request, user))
     if cancelled is None:
         raise ConsoleDenied(404, "Không có bản tin này trong hàng chờ (có thể đã phát xong). Trang sẽ tự cập nhật.")
     return {"cancelled": cancelled, "message": f"Đã hủy: {cancelled.get('title')}."}

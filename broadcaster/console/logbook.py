@@ -28,7 +28,7 @@ router = APIRouter()
 
 def _period(controller: Any, start: str | None, end: str | None) -> tuple[date, date]:
     """The chosen days (ISO or dd/mm/yyyy), default the last 7 days; refused when reversed or too long."""
-    tz = controller.schedule.campaign.timezone
+    tz = controller.schedule.current.campaign.timezone
     today = datetime.now(tz).date()
     try:
         first = fmt.parse_day(start) if start else today - timedelta(days=6)
@@ -43,8 +43,7 @@ def _period(controller: Any, start: str | None, end: str | None) -> tuple[date, 
 
 
 def _rows(controller: Any, first: date, last: date) -> list[AsRunRow]:
-    asrun = controller.station.asrun
-    rows: list[AsRunRow] = asrun.rows(start=first, end=last, tz=controller.schedule.campaign.timezone)
+    rows: list[AsRunRow] = controller.log_rows.rows(start=first, end=last)
     return rows
 
 
@@ -90,7 +89,7 @@ def logbook(
     """Rows of the period (filtered), the report's figures and a per-day, per-outcome series."""
     controller = controller_of(request)
     first, last = _period(controller, start, end)
-    tz = controller.schedule.campaign.timezone
+    tz = controller.schedule.current.campaign.timezone
     rows = _rows(controller, first, last)
     report = _report(controller, rows, first, last)
     series = [
@@ -116,7 +115,7 @@ def logbook(
 def _report(controller: Any, rows: list[AsRunRow], first: date, last: date) -> Any:
     from broadcaster.schedule.plan import plan_broadcasts
 
-    schedule = controller.schedule
+    schedule = controller.schedule.current
     planned = plan_broadcasts(schedule, first, last)
     return build_report(planned, rows, first, last, tz=schedule.campaign.timezone, campaign=schedule.campaign.name)
 
@@ -131,7 +130,7 @@ def logbook_csv(
     """Every row of the period as CSV (UTF-8 with BOM, so Excel shows Vietnamese correctly)."""
     controller = controller_of(request)
     first, last = _period(controller, start, end)
-    tz = controller.schedule.campaign.timezone
+    tz = controller.schedule.current.campaign.timezone
     out = io.StringIO()
     w = csv.writer(out)
     w.writerow(

@@ -23,7 +23,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from broadcaster import fmt
-from broadcaster.console.auth import ConsoleDenied, console_state, controller_of, require, where_of
+from broadcaster.console.auth import ConsoleDenied, actor_of, console_state, controller_of, require, where_of
 from broadcaster.fsutil import atomic_file
 from broadcaster.layout import Layout
 from broadcaster.schedule.edit import EditError, SaveResult, SlotChanges, read_text, restore, save_slot, slot_form
@@ -45,7 +45,7 @@ _STATUS = {"saved": 200, "unchanged": 200, "invalid": 400, "stale": 409}
 
 
 def _schedule_path(request: Request) -> Path:
-    return Path(controller_of(request).options.schedule_path)
+    return Path(controller_of(request).schedule.current.path)
 
 
 def _layout(request: Request) -> Layout:
@@ -67,7 +67,7 @@ def _current_schedule(request: Request) -> tuple[Schedule, list[str], list[str]]
     result = load_schedule(_schedule_path(request))
     errors = [f"dòng {d.line}: {d.message}" for d in result.errors]
     warnings = [f"dòng {d.line}: {d.message}" for d in result.warnings]
-    schedule = result.schedule if result.schedule is not None else controller_of(request).schedule
+    schedule = result.schedule if result.schedule is not None else controller_of(request).schedule.current
     return schedule, errors, warnings
 
 
@@ -140,7 +140,7 @@ def get_timeline(
         ],
         "errors": errors,
         "warnings": warnings,
-        "reload": getattr(controller_of(request), "last_reload", {}),
+        "reload": controller_of(request).schedule.last_reload,
         "can_edit": user.role in EDITORS,
         "can_restore": user.role == Role.ADMIN,
         "scripts": _script_names(_layout(request)),
@@ -244,7 +244,7 @@ def _script_path(layout: Layout, name: str) -> Path:
 def _reading(request: Request, text: str) -> dict[str, Any]:
     from broadcaster.speech.normalize import analyze
 
-    analysis = analyze(text, controller_of(request).station.renderer.abbreviations)
+    analysis = analyze(text, controller_of(request).speech.abbreviations)
     warnings = [{"line": w.line, "col": w.col, "message": w.message} for w in analysis.warnings]
     return {"reading": analysis.spoken, "warnings": warnings}
 
@@ -262,7 +262,7 @@ def _used_by(schedule: Schedule) -> dict[str, list[str]]:
 def list_scripts(request: Request, user: User = Depends(require())) -> dict[str, Any]:
     """Every script of scripts_vi/ with its size and the slots that read it."""
     layout = _layout(request)
-    used = _used_by(controller_of(request).schedule)
+    used = _used_by(controller_of(request).schedule.current)
     rows = []
     for name in _script_names(layout):
         stat = layout.script(name).stat()
@@ -314,11 +314,10 @@ def put_script(
     with atomic_file(path, "wb") as fh:
         fh.write(text.encode("utf-8"))
     diff = difflib.unified_diff(old.splitlines(), text.splitlines(), "trước", "sau", lineterm="", n=1)
-    controller_of(request).station.audit(
-        who=user.name,
-        where=where_of(request),
-        action="script_edit",
-        detail={"script": name, "created": not exists, "sha256": text_sha256(text), "diff": list(diff)[:200]},
+    controller_of(request).audit.record(
+        actor_of(request, user),
+        "script_edit",
+        {"script": name, "created": not exists, "sha256": text_sha256(text), "diff": list(diff)[:200]},
     )
     return {"ok": True, "name": name, "base": text_sha256(text), "created": not exists, **_reading(request, text)}
 
@@ -348,7 +347,7 @@ def post_preview(body: TextBody, request: Request, user: User = Depends(require(
             f"Bài quá dài để nghe thử ({len(body.text)} ký tự, tối đa {MAX_PREVIEW_CHARS}) — chọn một đoạn ngắn hơn.",
         )
     try:
-        rendered = controller_of(request).station.renderer.render(body.text)
+        rendered = controller_of(request).speech.render(body.text)
     except RenderError as exc:
         raise ConsoleDenied(
             503, f"Không tạo được giọng đọc: {exc}. Kiểm tra mạng hoặc giọng espeak rồi thử lại."

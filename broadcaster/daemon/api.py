@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -18,8 +18,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from broadcaster.contract import Accepted, Actor, Announcement, ControlError, Controller, Stopped, StopRequest
 from broadcaster.daemon.ratelimit import RateLimit
-from broadcaster.daemon.snapshot import StatusSnapshot
+from broadcaster.snapshot import StatusSnapshot
 
 log = logging.getLogger("broadcaster.api")
 
@@ -28,32 +29,11 @@ log = logging.getLogger("broadcaster.api")
 MAX_BODY_BYTES = 256 * 1024
 
 
-class ApiError(Exception):
-    """A refusal with an HTTP status and a Vietnamese message for the operator."""
+#: the contract's refusal, under the name the API's callers know
+ApiError = ControlError
 
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-class Announcement(BaseModel):
-    """Exactly one of ``text``, ``script`` or ``audio``.
-
-    Only types are checked here; limits (length, repeat, priority names) are judged by
-    ``adhoc.make_request``, so the daemon and a direct ``say`` refuse with the same words.
-    """
-
-    model_config = ConfigDict(extra="forbid")
-
-    text: str | None = Field(None, description="Văn bản đọc ngay (tối đa 5000 ký tự)")
-    script: str | None = Field(None, description="Tên bài đọc trong scripts_vi/ (không có .txt)")
-    audio: str | None = Field(None, description="Tệp âm thanh trong audio/ hoặc scripts_vi/")
-    priority: Literal["normal", "priority", "emergency"] | str = "normal"
-    repeat: int = Field(1, description="Số lần đọc (1–5)")
-    chime: bool = True
-    by: str | None = Field(None, max_length=100, description="Người yêu cầu (ghi vào nhật ký)")
-    zones: list[str] | None = Field(None, description="Các cụm loa (vùng) sẽ phát; bỏ trống = tất cả")
+#: who the station's token speaks for (the ``by`` field may name a person)
+TOKEN_ACTOR = "người vận hành"
 
 
 class Heartbeat(BaseModel):
@@ -72,25 +52,8 @@ class Heartbeat(BaseModel):
     sent_at: str | None = None
 
 
-class Accepted(BaseModel):
-    id: int
-    title: str
-    priority: str
-    position: int
-    message: str
-
-
 class ErrorBody(BaseModel):
     error: str
-
-
-class Controller(Protocol):
-    def status(self) -> StatusSnapshot: ...
-    def announce(self, a: Announcement, where: str = "api") -> Accepted: ...
-    def stop_current(self, by: str, where: str = "api") -> dict | None: ...
-    def cancel(self, request_id: int, where: str = "api") -> dict | None: ...
-    def receiver_heartbeat(self, body: dict, address: str | None = None) -> dict: ...
-    def metrics_text(self) -> tuple[bytes, str]: ...
 
 
 class _BodyLimit:
@@ -145,6 +108,7 @@ async def _too_large(send) -> None:
 
 
 def create_app(controller: Controller, token: str, rate_limit: RateLimit | None = None) -> FastAPI:
+    """The control API alone (the daemon's composition root mounts the console beside it)."""
     app = FastAPI(
         title="Loa xã — API điều khiển",
         version="1",
@@ -152,18 +116,23 @@ def create_app(controller: Controller, token: str, rate_limit: RateLimit | None 
         "Mọi yêu cầu cần tiêu đề 'Authorization: Bearer <mã trong state/api-token>'.",
     )
     expected = token.encode()
-    authorised = _bearer_check(expected)
-    errors: dict[int | str, dict[str, Any]] = {code: {"model": ErrorBody} for code in (400, 401, 413, 422, 429)}
-
     _install_error_handlers(app)
+    _add_routes(app, controller, _bearer_check(expected))
+    app.add_middleware(_BodyLimit, limit=MAX_BODY_BYTES)
+    # outermost: a runaway client is turned away before any parsing or authentication work
+    limit = rate_limit or RateLimit()
+    limit.token = expected
+    app.add_middleware(RateLimit.Middleware, limit=limit)
+    return app
 
-    @app.get(
-        "/api/status",
-        response_model=StatusSnapshot,
-        dependencies=[Depends(authorised)],
-        responses=errors,
-        summary="Trạng thái",
-    )
+
+ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorBody} for code in (400, 401, 403, 413, 422, 429)}
+
+
+def _add_routes(app: FastAPI, controller: Controller, authorised: Callable[..., None]) -> None:
+    guarded = [Depends(authorised)]
+
+    @app.get("/api/status", response_model=StatusSnapshot, dependencies=guarded, responses=ERRORS, summary="Trạng thái")
     def status() -> StatusSnapshot:
         return controller.status()
 
@@ -171,57 +140,44 @@ def create_app(controller: Controller, token: str, rate_limit: RateLimit | None 
         "/api/announcements",
         status_code=202,
         response_model=Accepted,
-        dependencies=[Depends(authorised)],
-        responses=errors,
+        dependencies=guarded,
+        responses=ERRORS,
         summary="Phát ngay một thông báo",
     )
     def announce(body: Announcement, request: Request) -> Accepted:
-        return controller.announce(body, where=_where(request))
+        return controller.announce(body, _actor(request))
 
-    @app.post("/api/stop", dependencies=[Depends(authorised)], responses=errors, summary="Dừng bản tin đang phát")
-    def stop(request: Request) -> dict:
-        stopped = controller.stop_current("người vận hành", where=_where(request))
-        return {"stopped": stopped}
+    @app.post(
+        "/api/stop", response_model=Stopped, dependencies=guarded, responses=ERRORS, summary="Dừng bản tin đang phát"
+    )
+    def stop(request: Request, body: StopRequest | None = None) -> Stopped:
+        return controller.cut(_actor(request), body.zones if body else None)
 
     @app.delete(
         "/api/queue/{request_id}",
-        dependencies=[Depends(authorised)],
-        responses={**errors, 404: {"model": ErrorBody}},
+        dependencies=guarded,
+        responses={**ERRORS, 404: {"model": ErrorBody}},
         summary="Hủy một bản tin đang chờ",
     )
     def cancel(request_id: int, request: Request) -> dict:
         if not 0 < request_id < 2**62:
             raise ApiError(404, "Không có bản tin này trong hàng chờ.")
-        cancelled = controller.cancel(request_id, where=_where(request))
+        cancelled = controller.cancel(request_id, _actor(request))
         if cancelled is None:
             raise ApiError(404, "Không có bản tin này trong hàng chờ (có thể đã phát xong).")
         return {"cancelled": cancelled}
 
-    @app.get("/metrics", dependencies=[Depends(authorised)], responses=errors, summary="Số đo cho Prometheus")
+    @app.get("/metrics", dependencies=guarded, responses=ERRORS, summary="Số đo cho Prometheus")
     def metrics() -> Response:
         body, content_type = controller.metrics_text()
         return Response(body, media_type=content_type)
 
     @app.post(
-        "/api/receivers/heartbeat",
-        dependencies=[Depends(authorised)],
-        responses=errors,
-        summary="Cụm loa (máy thu) báo tình trạng",
+        "/api/receivers/heartbeat", dependencies=guarded, responses=ERRORS, summary="Cụm loa (máy thu) báo tình trạng"
     )
     def receiver_heartbeat(body: Heartbeat, request: Request) -> dict:
         address = request.client.host if request.client else None
         return controller.receiver_heartbeat(body.model_dump(), address)
-
-    if hasattr(controller, "station"):  # the running daemon (not a bare test controller): add the web console
-        from broadcaster.console import mount_console
-
-        mount_console(app, controller)
-    app.add_middleware(_BodyLimit, limit=MAX_BODY_BYTES)
-    # outermost: a runaway client is turned away before any parsing or authentication work
-    limit = rate_limit or RateLimit()
-    limit.token = expected
-    app.add_middleware(RateLimit.Middleware, limit=limit)
-    return app
 
 
 def _bearer_check(expected: bytes) -> Callable[..., None]:
@@ -238,16 +194,17 @@ def _bearer_check(expected: bytes) -> Callable[..., None]:
     return authorised
 
 
-def _where(request: Request) -> str:
-    """Where an action came from, for the audit trail: ``api 127.0.0.1``."""
-    return f"api {request.client.host}" if request.client else "api"
+def _actor(request: Request) -> Actor:
+    """The station token's holder, from where (for the audit trail: ``api 127.0.0.1``)."""
+    where = f"api {request.client.host}" if request.client else "api"
+    return Actor(name=TOKEN_ACTOR, where=where, role="token")
 
 
 def _install_error_handlers(app: FastAPI) -> None:
     """Every refusal as ``{"error": "<Vietnamese>"}``; never a bare 500 page."""
 
-    @app.exception_handler(ApiError)
-    async def _api_error(_: Request, exc: ApiError):
+    @app.exception_handler(ControlError)
+    async def _api_error(_: Request, exc: ControlError):
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return JSONResponse({"error": exc.message}, status_code=exc.status, headers=headers)
 

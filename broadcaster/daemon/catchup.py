@@ -2,7 +2,9 @@
 
 Per zone: a zone that aired a broadcast keeps it; a zone that did not gets it late (within the
 grace period) or a ``missed`` row; a broadcast an emergency cut before the crash is not marked
-missed (its replay is owed, the operator sees the interrupted row).
+missed (its replay is owed, the operator sees the interrupted row). A zone added to the schedule
+since the last run owes nothing: it did not exist when those broadcasts were due (adding
+``zones:`` and restarting must not air again what already aired).
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ def catch_up(schedule: Schedule, station: Station, request_for: Callable[[Broadc
         else datetime.now(tz).replace(hour=0, minute=0, second=0, microsecond=0)
     )
     since = max(since, now - timedelta(days=7))
+    previous = state.read_outputs(station.layout.state_dir)
+    state.write_outputs(station.layout.state_dir, [p.zone for p in station.players.values()])
     past = [
         b
         for b in plan_broadcasts(schedule, since.astimezone(tz).date(), now.astimezone(tz).date())
@@ -49,7 +53,7 @@ def catch_up(schedule: Schedule, station: Station, request_for: Callable[[Broadc
     for b in past:
         late = (now - b.at).total_seconds()
         for player in zones.targets(station.players, b.zones):
-            if (b.key, player.zone) in settled:
+            if (b.key, player.zone) in settled or _new_zone(player.zone, b.key, previous, settled):
                 continue
             req = request_for(b)
             if late <= grace:
@@ -60,3 +64,11 @@ def catch_up(schedule: Schedule, station: Station, request_for: Callable[[Broadc
                 asrun.record(**Player.row_fields(req, player.zone), status=Outcome.MISSED, error=reason)
                 log.warning("BỎ LỠ %s: %s", b.key, reason)
     return past
+
+
+def _new_zone(zone: str | None, key: str, previous: set[str] | None, settled: set[tuple[str, str | None]]) -> bool:
+    """A zone the previous run did not play to (or, from a release that did not say, one added
+    since the broadcast aired on the station's single output)."""
+    if previous is not None:
+        return (zone or "") not in previous
+    return zone is not None and (key, None) in settled

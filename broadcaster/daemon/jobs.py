@@ -34,9 +34,12 @@ class JobDiff:
         return f"thêm {self.added}, bỏ {self.removed}, thay {self.replaced}, giữ {self.kept}"
 
 
-def fingerprint(b: Broadcast) -> tuple:
-    """Everything that changes what airs; a job whose fingerprint changed is replaced."""
-    return (b.items, b.priority, b.repeat, b.gap_seconds, b.chime)
+def fingerprint(b: Broadcast) -> Broadcast:
+    """Everything that changes what airs: the whole broadcast, a frozen value (its zones included).
+
+    No field list to keep in step with :class:`Broadcast`: a field added there is compared here.
+    """
+    return b
 
 
 def wanted_broadcasts(
@@ -75,10 +78,13 @@ class JobSync:
         self.lead_seconds = lead_seconds
         self.misfire_grace_seconds = misfire_grace_seconds
         self.horizon = horizon
-        self._prints: dict[str, tuple] = {}
+        self._prints: dict[str, Broadcast] = {}
 
     def sync(self, schedule: Schedule, now: datetime, skip: Callable[[str], bool] = lambda k: False) -> JobDiff:
-        wanted = wanted_broadcasts(schedule, now, self.horizon, skip)
+        return self.apply(wanted_broadcasts(schedule, now, self.horizon, skip))
+
+    def apply(self, wanted: dict[str, Broadcast]) -> JobDiff:
+        """Make the job set equal to ``wanted`` (key → broadcast): add, replace changed ones, drop the rest."""
         diff = JobDiff()
         current = {job.id[len(JOB_PREFIX) :] for job in self._scheduler.get_jobs() if job.id.startswith(JOB_PREFIX)}
         for key in current - wanted.keys():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from broadcaster.daemon import state
@@ -12,7 +13,7 @@ from broadcaster.daemon import state
 if TYPE_CHECKING:
     import uvicorn
 
-    from broadcaster.daemon.app import Daemon
+    from broadcaster.contract import Controller
 
 log = logging.getLogger("broadcaster.daemon")
 
@@ -24,9 +25,9 @@ class ServerError(Exception):
 
 
 class ApiServer:
-    """uvicorn serving the control API on its own thread."""
+    """uvicorn serving the control listener (API and console) on its own thread."""
 
-    def __init__(self, daemon: Daemon, host: str, port: int, *, allow_remote: bool) -> None:
+    def __init__(self, controller: Controller, state_dir: Path, host: str, port: int, *, allow_remote: bool) -> None:
         if host not in LOOPBACK and not allow_remote:
             raise ServerError(
                 f"API điều khiển chỉ được mở trên máy này (127.0.0.1), không phải '{host}'. "
@@ -34,7 +35,7 @@ class ApiServer:
             )
         if host not in LOOPBACK:
             log.warning("CẢNH BÁO: API điều khiển mở trên %s — máy khác trong mạng có thể gửi lệnh nếu có mã.", host)
-        self.daemon, self.host, self.port = daemon, host, port
+        self.controller, self.state_dir, self.host, self.port = controller, state_dir, host, port
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -42,12 +43,12 @@ class ApiServer:
         """Listen; return the bound port (``port: 0`` picks a free one)."""
         import uvicorn
 
-        from broadcaster.daemon.api import create_app
+        from broadcaster.daemon.web import control_app
 
-        state_dir = self.daemon.station.layout.state_dir
+        state_dir = self.state_dir
         token = state.ensure_token(state_dir)
         config = uvicorn.Config(
-            create_app(self.daemon, token),
+            control_app(self.controller, token),
             host=self.host,
             port=self.port,
             log_level="warning",
@@ -75,4 +76,4 @@ class ApiServer:
             self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=5)
-        state.clear_daemon_info(self.daemon.station.layout.state_dir)
+        state.clear_daemon_info(self.state_dir)

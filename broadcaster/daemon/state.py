@@ -74,3 +74,20 @@ def last_alive(state_dir: Path) -> float | None:
         return float((state_dir / ALIVE_FILE).read_text().strip())
     except (OSError, ValueError):
         return None
+
+
+OUTPUTS_FILE = "outputs.json"
+
+
+def write_outputs(state_dir: Path, zones: list[str | None]) -> None:
+    """The zones this daemon plays to ("" for a zoneless station's one output), for the next catch-up."""
+    _atomic_write(state_dir / OUTPUTS_FILE, json.dumps(sorted(z or "" for z in zones), ensure_ascii=False) + "\n")
+
+
+def read_outputs(state_dir: Path) -> set[str] | None:
+    """The zones the previous daemon played to, or None when it did not say (an older release)."""
+    try:
+        value = json.loads((state_dir / OUTPUTS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return {str(z) for z in value} if isinstance(value, list) else None

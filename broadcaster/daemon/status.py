@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from dataclasses import dataclass
@@ -9,47 +10,73 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from broadcaster.daemon.snapshot import StatusSnapshot
+from broadcaster.snapshot import StatusSnapshot
 from broadcaster.station import ADHOC_ONLINE_DEADLINE_S
 
 if TYPE_CHECKING:
-    from broadcaster.daemon.app import Daemon
+    from broadcaster.contract import Actor
+    from broadcaster.daemon.alerting import Watch
+    from broadcaster.daemon.reload import ScheduleHolder
+    from broadcaster.daemon.scheduling import Scheduling
+    from broadcaster.daemon.zones import Receivers
+    from broadcaster.station import Station
 
 ADHOC_VOICE_RULE = (
     f"Phát ngay: giọng trực tuyến nếu tạo xong trong {ADHOC_ONLINE_DEADLINE_S:g} giây (trong lúc phát nhạc hiệu), "
     "nếu không dùng giọng ngoại tuyến; khẩn cấp luôn dùng giọng ngoại tuyến; nội dung đã có sẵn thì dùng bản có sẵn."
 )
 
+log = logging.getLogger("broadcaster.daemon")
 
-def snapshot(daemon: Daemon) -> StatusSnapshot:
-    """The daemon's state now."""
-    schedule = daemon.schedule
+
+@dataclass(frozen=True)
+class StatusSources:
+    """The parts a status snapshot is read from (given by the daemon once, at start)."""
+
+    schedule: ScheduleHolder
+    station: Station
+    watch: Watch
+    scheduling: Scheduling
+    receivers: Receivers
+    started_at: float
+
+
+def snapshot(src: StatusSources, actor: Actor | None = None) -> StatusSnapshot:
+    """The station's state now, as ``actor`` may see it (every zone when None or unlimited)."""
+    schedule = src.schedule.current
     tz: ZoneInfo = schedule.campaign.timezone
     today = datetime.now(tz).date()
-    player = daemon.station.player
-    output, last, engines = player.sink.describe(), player.last_result, daemon.station.renderer.health()
+    player = src.station.player
+    output, last, engines = player.sink.describe(), player.last_result, src.station.renderer.health()
     c = schedule.campaign
-    zone_states, receivers = zones_of(daemon)
+    zone_states, receivers = zones_of(src)
+    if actor is not None and actor.zones is not None:
+        zone_states = [z for z in zone_states if actor.may_see(z["name"])]
+    on_air = on_air_of(src, actor)
     return StatusSnapshot.model_validate(
         {
-            "alerts": alerts(output, last, daemon.last_reload, engines) + [p.text for p in zone_problems(zone_states)],
-            "now_playing": player.now_playing(),
-            "queue": [r.describe() for r in player.queued()],
+            "alerts": alerts(output, last, src.schedule.last_reload, engines)
+            + [p.text for p in zone_problems(zone_states)],
+            "now_playing": on_air[0] if on_air else None,
+            "on_air": on_air,
+            "queue": queue_of(src, actor),
             "next": [
                 {
                     "at": b.at.isoformat(),
                     "slot": b.slot,
                     "priority": b.priority.label,
                     "items": [i.label for i in b.items],
+                    "zones": list(b.zones) if b.zones else None,
                 }
-                for b in daemon.jobs.upcoming(5)
+                for b in src.scheduling.upcoming(5)
             ],
             "output": output,
             "last_result": last,
-            "last_reload": daemon.last_reload,
+            "last_reload": src.schedule.last_reload,
             "engines": engines,
-            "today": today_counts(daemon, tz, today),
+            "today": today_counts(src.station, tz, today),
             "adhoc_voice_rule": ADHOC_VOICE_RULE,
+            "timezone": str(tz),
             "campaign": {
                 "name": c.name,
                 "timezone": str(tz),
@@ -57,23 +84,42 @@ def snapshot(daemon: Daemon) -> StatusSnapshot:
                 "end": c.end.isoformat(),
                 "in_window": c.start <= today <= c.end,
             },
-            "schedule": str(daemon.options.schedule_path),
-            "uptime_s": round(time.time() - daemon.started_at, 1),
+            "schedule": str(src.schedule.path),
+            "uptime_s": round(time.time() - src.started_at, 1),
             "pid": os.getpid(),
             "zones": zone_states,
-            "stray_receivers": receivers.get(None, []),
-            "active_alerts": daemon.watch.hub.active(),
-            "power": daemon.watch.power.state() if daemon.watch.power.config.enabled else None,
+            "stray_receivers": receivers.get(None, []) if actor is None or actor.zones is None else [],
+            "active_alerts": src.watch.hub.active(),
+            "power": src.watch.power.state() if src.watch.power.config.enabled else None,
         }
     )
 
 
-def zones_of(daemon: Daemon) -> tuple[list[dict[str, Any]], dict[str | None, list[dict[str, Any]]]]:
-    """Each zone: its output, what it airs, its queue and its receivers ([] without zones)."""
-    receivers = daemon.receivers.by_zone()
+def on_air_of(src: StatusSources, actor: Actor | None = None) -> list[dict[str, Any]]:
+    """What airs now in every zone (the main output first), each with its zone."""
     out = []
-    for name, zone in daemon.schedule.zones.items():
-        player = daemon.station.players.get(name)
+    for p in src.station.players.values():
+        if (actor is None or actor.may_see(p.zone)) and (now := p.now_playing()):
+            out.append({**now, "zone": p.zone})
+    return out
+
+
+def queue_of(src: StatusSources, actor: Actor | None = None) -> list[dict[str, Any]]:
+    """Queued requests of every zone, once each (a request for several zones waits in each)."""
+    seen: dict[int, dict[str, Any]] = {}
+    for p in src.station.players.values():
+        if actor is None or actor.may_see(p.zone):
+            for r in p.queued():
+                seen.setdefault(r.id, r.describe())
+    return list(seen.values())
+
+
+def zones_of(src: StatusSources) -> tuple[list[dict[str, Any]], dict[str | None, list[dict[str, Any]]]]:
+    """Each zone: its output, what it airs, its queue and its receivers ([] without zones)."""
+    receivers = src.receivers.by_zone()
+    out = []
+    for name, zone in src.schedule.current.zones.items():
+        player = src.station.players.get(name)
         if player is None:  # declared after the daemon started: needs a restart
             continue
         heard = receivers.get(name, [])
@@ -128,15 +174,15 @@ def zone_problems(zone_states: list[dict[str, Any]]) -> list[ZoneProblem]:
     return found
 
 
-def today_counts(daemon: Daemon, tz: ZoneInfo, today: date) -> dict[str, int]:
+def today_counts(station: Station, tz: ZoneInfo, today: date) -> dict[str, int]:
     """Today's broadcasts by outcome, counted as the report counts them (a replayed one once)."""
     from broadcaster.asrun import today_counts as counts_of
 
-    asrun = daemon.station.asrun
+    asrun = station.asrun
     try:
         rows = asrun.rows(day=today, tz=tz) if asrun is not None else []
     except Exception as exc:  # noqa: BLE001 - status must answer even if the log cannot be read
-        daemon.log.warning("Không đọc được nhật ký phát cho trạng thái: %s", exc)
+        log.warning("Không đọc được nhật ký phát cho trạng thái: %s", exc)
         return {}
     return counts_of(rows)
 

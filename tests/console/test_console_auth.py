@@ -51,10 +51,10 @@ def _walk(routes: list, prefix: str = "") -> list[tuple[str, set[str]]]:
 
 def unsafe_routes() -> list[tuple[str, str]]:
     """Every POST/PUT/PATCH/DELETE route of the daemon's app, read from the app itself."""
-    from broadcaster.daemon.api import create_app
+    from broadcaster.daemon.web import control_app
 
-    fake = SimpleNamespace(station=SimpleNamespace(layout=Layout.at(Path("/nonexistent"))))
-    app = create_app(fake, "token")  # type: ignore[arg-type]
+    fake = SimpleNamespace(layout=Layout.at(Path("/nonexistent")))
+    app = control_app(fake, "token")  # type: ignore[arg-type]
     found = []
     for path, methods in _walk(app.routes):
         found += [(m, re.sub(r"\{[^}]+\}", "1", path)) for m in sorted(methods & UNSAFE)]

@@ -91,3 +91,21 @@ def test_only_future_broadcasts_inside_the_horizon_and_not_skipped(tmp_path, sch
         horizon=timedelta(minutes=2),
     )
     assert short.sync(schedule, now).added == 0
+
+
+def test_a_hot_edit_of_a_slots_zones_replaces_its_job(tmp_path, scheduler):
+    """Review defect: the fingerprint listed fields by hand and left out ``zones`` ("giữ 1", ignored)."""
+    from dataclasses import replace
+
+    project = Project(tmp_path)
+    now = datetime.now(TZ).replace(microsecond=0)
+    project.slot("a", now + timedelta(minutes=10))
+    sync = JobSync(scheduler, lambda b: None, lead_seconds=3, misfire_grace_seconds=60)
+    (b,) = plan_broadcasts(_load(project))
+    one = replace(b, zones=("thon-a",))
+    assert sync.apply({one.key: one}).added == 1
+    two = replace(b, zones=("thon-a", "thon-b"))
+    diff = sync.apply({two.key: two})
+    assert (diff.replaced, diff.kept) == (1, 0)
+    assert sync.upcoming(1)[0].zones == ("thon-a", "thon-b"), "the job now airs to both zones"
+    assert sync.apply({two.key: two}).kept == 1, "an unchanged broadcast keeps its job"

@@ -31,6 +31,8 @@ class QueuedBroadcast(_Model):
 class OnAir(QueuedBroadcast):
     since: float
     row_id: int
+    #: the zone it airs in (None: the station's one output)
+    zone: str | None = None
 
 
 class NextBroadcast(_Model):
@@ -38,6 +40,7 @@ class NextBroadcast(_Model):
     slot: str
     priority: str
     items: list[str]
+    zones: list[str] | None = None
 
 
 class ReloadState(_Model):
@@ -90,6 +93,7 @@ class StatusSnapshot(_Model):
     """Everything ``status`` shows; alerts first because they are what needs the operator."""
 
     alerts: list[str]
+    #: the first of ``on_air`` (kept for older callers)
     now_playing: OnAir | None
     queue: list[QueuedBroadcast]
     next: list[NextBroadcast]
@@ -104,6 +108,10 @@ class StatusSnapshot(_Model):
     uptime_s: float
     pid: int
     zones: list[ZoneState] = Field(default_factory=list)
+    #: what airs now in every zone, each with its zone
+    on_air: list[OnAir] = Field(default_factory=list)
+    #: the station's timezone (everything shown to people is in it)
+    timezone: str = "Asia/Ho_Chi_Minh"
     #: the alert hub's active alerts (kind, title, message, since, count…), newest first
     active_alerts: list[dict[str, Any]] = Field(default_factory=list)
     #: the amplifier's power relay (when configured)
