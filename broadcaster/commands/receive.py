@@ -103,6 +103,15 @@ def _prover(device: str, rate: int) -> StreamProver:
     return StreamProver(MonitorCapture(device, rate, keep_s=PIECE_S + 30.0), rate)
 
 
+def _log_to_stderr() -> None:
+    """Log lines with station-time stamps (a receiver has no schedule: the default zone, Asia/Ho_Chi_Minh)."""
+    import logging
+
+    from broadcaster import fmt
+
+    logging.basicConfig(level=logging.INFO, handlers=[fmt.station_log_handler("%(asctime)s %(message)s", "%H:%M:%S")])
+
+
 def run(args: argparse.Namespace) -> int:
     """Receive until Ctrl-C / SIGTERM (exit 0); bad arguments → Vietnamese message, exit 2."""
     problem = _check_numbers(args)
@@ -113,7 +122,6 @@ def run(args: argparse.Namespace) -> int:
             "thiếu địa chỉ luồng cần phát.",
             f"{EXAMPLE} (chạy bằng systemd: ghi LOA_XA_STREAM_URL=… vào /etc/loa-xa/receiver.env).",
         )
-    import logging
     import signal
     import socket
     import threading
@@ -132,10 +140,7 @@ def run(args: argparse.Namespace) -> int:
     token, why = _token(args) if args.station else (None, None)
     if why:
         return _bad(why, "Lấy mã truy cập trên trạm rồi ghi vào tệp, ví dụ /etc/loa-xa/receiver.env.")
-    from broadcaster import fmt
-
-    # a receiver has no schedule: its log lines are in the default station zone (Asia/Ho_Chi_Minh)
-    logging.basicConfig(level=logging.INFO, handlers=[fmt.station_log_handler("%(asctime)s %(message)s", "%H:%M:%S")])
+    _log_to_stderr()
     try:
         sink = open_sink(args.output)
     except SinkError as exc:

@@ -63,12 +63,13 @@ def render(s: dict) -> list[str]:
     out = s["output"]
     lines.append(f"Đầu ra: {out.get('name', out)}")
     lines.extend(zone_lines(s.get("zones") or []))
-    now = s.get("now_playing")
-    if now:
+    on_air = s.get("on_air") or ([s["now_playing"]] if s.get("now_playing") else [])
+    for now in on_air:  # every zone's broadcast, not only the first zone's
         since = datetime.fromtimestamp(now["since"], tz).strftime("%H:%M:%S")
         items = ", ".join(item_label_vi(i) for i in now["items"])
-        lines.append(f"ĐANG PHÁT: {now['title']} (mức {_priority(now['priority'])}) từ {since} — {items}")
-    else:
+        zone = f" [vùng {now['zone']}]" if now.get("zone") else ""
+        lines.append(f"ĐANG PHÁT{zone}: {now['title']} (mức {_priority(now['priority'])}) từ {since} — {items}")
+    if not on_air:
         lines.append("Đang phát: không")
     lines.append(f"Hàng chờ: {len(s['queue'])}")
     for q in s["queue"]:
