@@ -7,19 +7,17 @@ model carries no limits of its own, :func:`make_request` is the only judge.
 
 from __future__ import annotations
 
-import re
 import threading
 import uuid
 from pathlib import Path
 from typing import Any
 
 from broadcaster import audiofile
-from broadcaster.layout import Layout
+from broadcaster.layout import SCRIPT_NAME, Layout
 from broadcaster.playout.player import Request
 from broadcaster.records import Outcome, Source
 from broadcaster.schedule.model import Item, ItemKind, Priority, Schedule
 
-SCRIPT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
 MAX_TEXT_CHARS = 5000
 MAX_REPEAT = 5
 DIRECT_BY = "dòng lệnh (không có phần mềm chạy nền)"
@@ -159,6 +157,7 @@ def play_direct(schedule: Schedule, body: dict[str, Any], output: str | int | No
     Returns the player's result (``status``, ``error``, ``seconds``); raises AdhocRefused
     before anything airs when the request or the station cannot be used.
     """
+    from broadcaster.events import BroadcastEnded
     from broadcaster.station import Station, StationError, zone_outputs
 
     request = make_request(schedule, by=DIRECT_BY, **body)
@@ -168,13 +167,10 @@ def play_direct(schedule: Schedule, body: dict[str, Any], output: str | int | No
     if request.zones:
         outputs = {name: spec for name, spec in outputs.items() if name in request.zones}
     finished = threading.Semaphore(0)
-
-    def on_event(kind: str, _data: dict[str, Any]) -> None:
-        if kind != Outcome.STARTED:
-            finished.release()
-
+    station = Station(schedule, outputs=outputs)
+    station.events.subscribe(lambda _ended: finished.release(), BroadcastEnded)
     try:
-        station = Station(schedule, outputs=outputs, on_event=on_event).open()
+        station.open()
     except StationError as exc:
         raise AdhocRefused(str(exc)) from None
     station.audit(who=DIRECT_BY, where="cli", action=adhoc_action(request), detail=adhoc_detail(request))

@@ -5,6 +5,9 @@ One composition root for the daemon, for ``say``/``play`` when no daemon runs, a
 output). Each part is entered on an :class:`~contextlib.ExitStack`, so a part that fails to
 open closes the ones already open, and :meth:`Station.close` stops them newest first.
 
+The station owns one :class:`~broadcaster.events.EventBus` (``station.events``), shared by every
+player: alerting, metrics and ``say`` without a daemon subscribe to it by event type.
+
 Outputs are a mapping name → player so that zones (several outputs, each with its own worker
 and queue) slot in without another composition root; a schedule without zones has one output,
 :data:`MAIN_OUTPUT`.
@@ -19,6 +22,7 @@ from contextlib import ExitStack
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
+from broadcaster.events import EventBus, PlayoutEvent
 from broadcaster.layout import Layout
 from broadcaster.records import Source
 
@@ -72,6 +76,7 @@ class Station:
 
     ``outputs`` maps an output name to a sink spec (``None`` = default sound card, a device name
     or index, ``"null"``, ``"wav:DIR"``). With no outputs (``rehearse``) only the speech side opens.
+    ``on_event`` is deprecated: it is subscribed to every event of :attr:`events`; subscribe there.
     """
 
     def __init__(
@@ -80,7 +85,7 @@ class Station:
         *,
         outputs: dict[str, Any] | None = None,
         grace_seconds: float | None = None,
-        on_event: Callable[[str, dict[str, Any]], None] | None = None,
+        on_event: Callable[[PlayoutEvent], object] | None = None,
         on_alert: Callable[[str, str, str, dict[str, Any]], None] | None = None,
         render_workers: int = 2,
     ) -> None:
@@ -88,7 +93,10 @@ class Station:
         self.layout = Layout.of(schedule)
         self._outputs = dict(outputs or {})
         self.grace_seconds = grace_seconds if grace_seconds is not None else schedule.output.grace_minutes * 60
-        self._on_event = on_event
+        #: what the players say happened to each broadcast (typed events, subscription by type)
+        self.events = EventBus()
+        if on_event is not None:
+            self.events.subscribe(on_event)
         #: (kind, key, Vietnamese message, detail): dead air heard while a broadcast runs, and the like
         self._on_alert = on_alert
         self._render_workers = render_workers
@@ -143,7 +151,7 @@ class Station:
             asrun=self.asrun,
             build_programme=self.build_programme,
             grace_seconds=self.grace_seconds,
-            on_event=self._on_event,
+            events=self.events,
             admit=self.admit,
             zone=name if self.schedule.zones else None,
         )

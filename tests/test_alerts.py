@@ -351,8 +351,13 @@ def _watch(tmp_path: Path):
     return Watch(result.schedule)
 
 
-def _finished(proof: dict[str, Any] | None) -> dict[str, Any]:
-    return {"key": "k", "title": "Bản tin", "planned_at": None, "proof": proof, "error": "không nghe thấy"}
+def _finished(proof: dict[str, Any] | None, outcome: str = "played"):
+    from broadcaster.events import AiredRecord, BroadcastFinished
+    from broadcaster.records import Outcome
+
+    heard = proof.get("heard") if proof else None
+    record = AiredRecord(key="k", title="Bản tin", outcome=Outcome(outcome), proof=proof, heard=heard, error="mất")
+    return BroadcastFinished(record, row_id=1)
 
 
 HEARD = {"heard": True, "delay_ms": 5.0, "dead_air": [], "note": None}
@@ -362,15 +367,20 @@ DEAD = {"heard": True, "delay_ms": 5.0, "dead_air": [{"at_s": 3.5, "seconds": 5.
 def test_dead_air_and_not_heard_alerts_end_when_a_broadcast_is_heard_whole(tmp_path):
     """Found at the end (the live check may miss a gap near the end), and resolved by a clean broadcast,
     so the next day's dead air alerts again instead of being swallowed by a forever-active alert."""
-    watch = _watch(tmp_path)
+    from broadcaster.events import EventBus
+
+    watch, bus = _watch(tmp_path), EventBus()
+    watch.attach(bus)
     try:
-        watch.on_player_event("played", _finished(DEAD))
+        bus.publish(_finished(DEAD))
         assert [(a["kind"], a["key"]) for a in watch.hub.active()] == [("dead_air", "main")]
-        watch.on_player_event("not_heard", _finished({"heard": False, "dead_air": []}))
+        bus.publish(_finished({"heard": False, "dead_air": []}, "not_heard"))
         assert {a["kind"] for a in watch.hub.active()} == {"dead_air", "not_heard"}
-        watch.on_player_event("played", _finished({"heard": None, "note": "không kiểm tra được"}))
+        bus.publish(_finished({"heard": None, "note": "không kiểm tra được"}))
         assert {a["kind"] for a in watch.hub.active()} == {"dead_air", "not_heard"}  # unchecked proves nothing
-        watch.on_player_event("played", _finished(HEARD))
+        bus.publish(_finished(HEARD))
         assert watch.hub.active() == []
     finally:
         watch.close()
+    bus.publish(_finished(DEAD))  # closed: unsubscribed, nothing raised any more
+    assert watch.hub.active() == []

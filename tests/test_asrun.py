@@ -1,4 +1,8 @@
-"""The as-run log on a real SQLite file: round trips, crash recovery, concurrency, bad files."""
+"""The as-run log on a real SQLite file: round trips, crash recovery, concurrency, bad files.
+
+Rows are written from :class:`~broadcaster.events.AiredRecord` values (what the player publishes);
+the keyword forms older callers use are checked once, in ``test_the_keyword_forms_still_write_the_same_rows``.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -20,6 +25,8 @@ from broadcaster.asrun import (
     AsRunLog,
     parse_day,
 )
+from broadcaster.events import AiredRecord
+from broadcaster.records import Outcome, Source
 from broadcaster.schedule.model import Priority
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -29,18 +36,32 @@ def at(day: int, hour: int, minute: int = 0) -> datetime:
     return datetime(2026, 4, day, hour, minute, tzinfo=VN)
 
 
-def begin(log: AsRunLog, key: str = "sang@2026-04-21T06:30:00+07:00", planned=None, **kw) -> int:
+def aired(key: str = "sang@2026-04-21T06:30:00+07:00", planned=None, **kw) -> AiredRecord:
+    """The record of a morning slot's attempt; ``kw`` sets any other field."""
     args = dict(
         key=key,
         planned_at=planned or at(21, 6, 30),
-        source="schedule",
+        source=Source.SCHEDULE,
         slot="sang",
         title="Buổi sáng",
-        items=["script:mo-dau", "script:chu-de"],
-        priority=Priority.NORMAL,
+        items=("script:mo-dau", "script:chu-de"),
+        priority=Priority.NORMAL.label,
     )
     args.update(kw)
-    return log.begin(**args)
+    return AiredRecord(**args)
+
+
+def begin(log: AsRunLog, key: str = "sang@2026-04-21T06:30:00+07:00", planned=None, **kw) -> int:
+    return log.begin(aired(key, planned, **kw))
+
+
+def ended(outcome: Outcome | str, **kw) -> AiredRecord:
+    """The outcome side of a record (all :meth:`AsRunLog.finish` writes)."""
+    return replace(aired(), outcome=Outcome(outcome), **kw)
+
+
+def never_started(key: str, outcome: Outcome | str, **kw) -> AiredRecord:
+    return aired(key, at(21, 7), slot="s", title="t", items=(), outcome=Outcome(outcome), **kw)
 
 
 @pytest.fixture
@@ -55,11 +76,13 @@ def test_begin_finish_round_trip(log_file: Path):
         assert row.status == "started" and row.started_at is not None and row.ended_at is None
         log.finish(
             row_id,
-            "played",
-            engines={"script:mo-dau": "gtts", "script:chu-de": "espeak"},
-            duration_s=93.5,
-            by="cán bộ A",
-            note="ok",
+            ended(
+                Outcome.PLAYED,
+                engines={"script:mo-dau": "gtts", "script:chu-de": "espeak"},
+                seconds=93.5,
+                by="cán bộ A",
+                note="ok",
+            ),
         )
     # a fresh handle on the same file sees everything that was written
     with AsRunLog(log_file) as log:
@@ -102,37 +125,21 @@ def test_wal_mode_and_schema_version(log_file: Path):
 
 def test_record_never_started_rows_and_invalid_statuses(log_file: Path):
     with AsRunLog(log_file) as log:
-        rid = log.record(
-            key="k1",
-            planned_at=at(21, 6, 30),
-            source="schedule",
-            slot="sang",
-            title="Buổi sáng",
-            items=[],
-            priority="normal",
-            status="missed",
-            error="trễ 12 phút",
-        )
+        rid = log.record(aired("k1", items=(), outcome=Outcome.MISSED, error="trễ 12 phút"))
         [row] = log.rows()
         assert row.id == rid and row.status == "missed" and row.started_at is None
-        assert row.error == "trễ 12 phút"
+        assert row.error == "trễ 12 phút" and row.items == []
+        for outcome in (Outcome.PLAYED, Outcome.INTERRUPTED, Outcome.STARTED):
+            with pytest.raises(ValueError):
+                log.record(aired("k2", outcome=outcome))
         with pytest.raises(ValueError):
-            log.record(
-                key="k2",
-                planned_at=None,
-                source="adhoc",
-                slot=None,
-                title="x",
-                items=[],
-                priority="normal",
-                status="played",
-            )
+            log.finish(rid, ended(Outcome.STARTED))
         with pytest.raises(ValueError):
-            log.finish(rid, "started")
-        with pytest.raises(ValueError):
-            log.finish(9999, "played")
+            log.finish(9999, ended(Outcome.PLAYED))
         with pytest.raises(ValueError):
             begin(log, source="radio")
+        with pytest.raises(ValueError):
+            begin(log, priority="gấp")
 
 
 def test_crash_leaves_started_row_that_recover_marks_interrupted(log_file: Path):
@@ -170,7 +177,7 @@ def test_close_without_finish_then_recover(log_file: Path):
     log = AsRunLog(log_file)
     begin(log, key="a")
     done = begin(log, key="b")
-    log.finish(done, "played", duration_s=10)
+    log.finish(done, ended(Outcome.PLAYED, seconds=10))
     log.close()
     with AsRunLog(log_file) as log:
         assert log.recover() == 1
@@ -180,20 +187,11 @@ def test_close_without_finish_then_recover(log_file: Path):
 
 def test_settled_keys(log_file: Path):
     with AsRunLog(log_file) as log:
-        log.finish(begin(log, key="played"), "played")
-        log.finish(begin(log, key="interrupted"), "interrupted")
+        log.finish(begin(log, key="played"), ended(Outcome.PLAYED))
+        log.finish(begin(log, key="interrupted"), ended(Outcome.INTERRUPTED))
         begin(log, key="on-air")
         for status in ("missed", "failed", "skipped"):
-            log.record(
-                key=status,
-                planned_at=at(21, 7),
-                source="schedule",
-                slot="s",
-                title="t",
-                items=[],
-                priority="normal",
-                status=status,
-            )
+            log.record(never_started(status, status))
         assert log.settled_keys() == {"played", "missed", "failed", "skipped"}
         assert log.settled_keys(["played", "interrupted", "on-air", "unknown"]) == {"played"}
         many = [f"k{i}" for i in range(1200)] + ["failed"]
@@ -216,17 +214,16 @@ def test_rows_filter_by_local_day(log_file: Path):
 def test_adhoc_row_is_placed_by_its_start(tmp_path: Path):
     now = [datetime(2026, 4, 21, 2, 0, tzinfo=UTC)]  # 09:00 in Vietnam
     with AsRunLog(tmp_path / "a.sqlite3", clock=lambda: now[0]) as log:
-        rid = log.begin(
+        record = AiredRecord(
             key="adhoc-1",
-            planned_at=None,
-            source="adhoc",
-            slot=None,
             title="Thông báo mất điện",
-            items=["text:Thông báo mất điện"],
             priority="emergency",
+            source=Source.ADHOC,
+            items=("text:Thông báo mất điện",),
         )
+        rid = log.begin(record)
         now[0] += timedelta(seconds=75)
-        log.finish(rid, "played")
+        log.finish(rid, replace(record, outcome=Outcome.PLAYED))  # seconds not measured: the times tell
         [row] = log.rows(day=date(2026, 4, 21))
     assert row.planned_at is None and row.source == "adhoc" and row.priority == "emergency"
     assert row.aired_seconds == 75.0
@@ -240,7 +237,7 @@ def test_two_threads_share_one_log(log_file: Path):
         try:
             for i in range(40):
                 rid = begin(log, key=f"{name}-{i}")
-                log.finish(rid, "played", duration_s=1.0)
+                log.finish(rid, ended(Outcome.PLAYED, seconds=1.0))
                 log.rows(day=date(2026, 4, 21))
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
@@ -263,7 +260,7 @@ def test_two_connections_write_concurrently(log_file: Path):
         try:
             with AsRunLog(log_file) as log:
                 for i in range(30):
-                    log.finish(begin(log, key=f"{name}-{i}"), "played")
+                    log.finish(begin(log, key=f"{name}-{i}"), ended(Outcome.PLAYED))
         except BaseException as exc:  # pragma: no cover
             errors.append(exc)
 
@@ -407,17 +404,7 @@ def test_version_1_file_is_migrated_and_keeps_its_rows(log_file: Path):
         assert old[0].planned_at == at(21, 6, 30) and old[0].duration_s == 60.0
         assert old[1].error == "người vận hành dừng" and old[1].by == "cán bộ A"
         assert all(r.zone is None and r.heard is None and r.by_user is None for r in old)
-        rid = log.record(
-            key="k",
-            planned_at=at(22, 6),
-            source="schedule",
-            slot="s",
-            title="t",
-            items=[],
-            priority="normal",
-            status="unapproved",
-            error="chưa được duyệt",
-        )
+        rid = log.record(never_started("k", Outcome.UNAPPROVED, error="chưa được duyệt"))
         assert rid > 9  # AUTOINCREMENT carried over: no id is ever reused
         assert log.settled_keys() == {"sang@x", "k"}
     conn = sqlite3.connect(log_file)
@@ -431,33 +418,22 @@ def test_version_1_file_is_migrated_and_keeps_its_rows(log_file: Path):
 
 
 def test_new_columns_round_trip(log_file: Path):
-    from broadcaster.records import Outcome, Source
-
     with AsRunLog(log_file) as log:
-        rid = log.begin(
+        record = AiredRecord(
             key="a",
-            planned_at=None,
-            source=Source.ADHOC,
-            slot=None,
             title="Họp dân",
-            items=["text:Họp dân"],
-            priority=Priority.PRIORITY,
+            priority=Priority.PRIORITY.label,
+            source=Source.ADHOC,
+            items=("text:Họp dân",),
             zone="thon-1",
             by_user="lan",
         )
-        log.finish(rid, Outcome.PLAYED, heard=True, start_error_ms=-12.5, start_error_method="monitor")
-        log.record(
-            key="b",
-            planned_at=at(21, 7),
-            source="schedule",
-            slot="s",
-            title="t",
-            items=[],
-            priority="normal",
-            status=Outcome.UNAPPROVED,
-            by_user="hệ thống",
-            heard=False,
+        rid = log.begin(record)
+        log.finish(
+            rid,
+            replace(record, outcome=Outcome.PLAYED, heard=True, start_error_ms=-12.5, start_error_method="monitor"),
         )
+        log.record(never_started("b", Outcome.UNAPPROVED, by_user="hệ thống", heard=False))
         a, b = sorted(log.rows(), key=lambda r: r.key)
     assert (a.zone, a.by_user, a.heard, a.start_error_ms, a.start_error_method) == (
         "thon-1",
@@ -471,6 +447,57 @@ def test_new_columns_round_trip(log_file: Path):
     d = a.to_dict(VN)
     assert d["status"] == "played" and type(d["status"]) is str and d["heard"] is True
     assert d["by_user"] == "lan" and d["zone"] == "thon-1"
+
+
+def test_a_finished_row_keeps_what_the_record_leaves_unsaid(log_file: Path):
+    """begin() writes the request side, finish() the outcome side; a None there keeps what the row holds."""
+    with AsRunLog(log_file) as log:
+        rid = begin(log, zone="thon-2", by_user="lan", note="từ lúc bắt đầu")
+        log.finish(rid, AiredRecord(key="", title="", outcome=Outcome.INTERRUPTED, seconds=1.23456, by="bí thư"))
+        (row,) = log.rows()
+    assert (row.zone, row.by_user, row.note, row.by) == ("thon-2", "lan", None, "bí thư")
+    assert row.duration_s == 1.235 and row.key == "sang@2026-04-21T06:30:00+07:00" and row.engines == {}
+
+
+def test_the_keyword_forms_still_write_the_same_rows(tmp_path: Path):
+    """``begin(**columns)``, ``finish(id, status, …)`` and ``record(**Player.row_fields(req), status=…)``."""
+    now = datetime(2026, 4, 21, 2, 0, tzinfo=UTC)
+    columns = dict(
+        key="sang@x",
+        planned_at=at(21, 6, 30),
+        source="schedule",
+        slot="sang",
+        title="Buổi sáng",
+        items=["script:mo-dau"],
+        priority=Priority.NORMAL,
+        zone="thon-1",
+    )
+    proof = {"heard": True, "note": None}
+    with (
+        AsRunLog(tmp_path / "kw.sqlite3", clock=lambda: now) as kw,
+        AsRunLog(tmp_path / "rec.sqlite3", clock=lambda: now) as rec,
+    ):
+        rid = kw.begin(**columns)
+        kw.finish(rid, "played", engines=None, duration_s=60.0, heard=True, proof=proof, error=None)
+        kw.record(**columns, status="missed", error="trễ")
+        record = AiredRecord(
+            key="sang@x",
+            title="Buổi sáng",
+            slot="sang",
+            zone="thon-1",
+            planned_at=at(21, 6, 30),
+            items=("script:mo-dau",),
+        )
+        rid = rec.begin(record)
+        rec.finish(rid, replace(record, outcome=Outcome.PLAYED, seconds=60.0, heard=True, proof=proof))
+        rec.record(replace(record, outcome=Outcome.MISSED, error="trễ"))
+        assert kw.rows() == rec.rows()
+        with pytest.raises(ValueError):
+            kw.record(**columns, status="played")
+        with pytest.raises(ValueError):
+            kw.finish(rid, "started")
+        with pytest.raises(ValueError):
+            kw.begin(**{**columns, "source": "radio"})
 
 
 def test_version_2_file_is_migrated_keeping_zones_and_takes_not_heard_with_proof(log_file: Path):
@@ -493,18 +520,9 @@ def test_version_2_file_is_migrated_keeping_zones_and_takes_not_heard_with_proof
     with AsRunLog(log_file) as log:
         (old,) = log.rows()
         assert (old.id, old.zone, old.heard, old.start_error_ms, old.proof) == (4, "thon-dong", True, 3.5, None)
-        rid = log.begin(
-            key="k",
-            planned_at=at(22, 6),
-            source="schedule",
-            slot="s",
-            title="t",
-            items=[],
-            priority="normal",
-            zone="thon-doai",
-        )
+        rid = log.begin(never_started("k", Outcome.STARTED, zone="thon-doai"))
         proof = {"heard": False, "delay_ms": None, "dead_air": [], "note": "không nghe thấy"}
-        log.finish(rid, "not_heard", heard=False, proof=proof, error="không nghe thấy")
+        log.finish(rid, ended(Outcome.NOT_HEARD, heard=False, proof=proof, error="không nghe thấy"))
         row = [r for r in log.rows() if r.id == rid][0]
         assert (row.status, row.heard, row.proof, row.zone) == ("not_heard", False, proof, "thon-doai")
         assert row.aired_seconds == 0.0  # never counted as aired

@@ -18,19 +18,30 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, overload
 
+from broadcaster.asrun.columns import (
+    FINISH_SQL,
+    INSERT_SQL,
+    finish_values,
+    finished_record,
+    insert_values,
+    request_record,
+    request_side,
+    utc_text,
+)
 from broadcaster.asrun.row import DEFAULT_TZ, AsRunRow, row_from_sql
 from broadcaster.asrun.schema import SCHEMA_VERSION, create_statements, migrate_statements
+from broadcaster.events import AiredRecord
 from broadcaster.layout import ASRUN_FILE
-from broadcaster.records import SETTLED_OUTCOMES, Outcome, Source
-from broadcaster.schedule.model import Priority
+from broadcaster.records import SETTLED_OUTCOMES, Outcome
+
+__all__ = ["LOG_FILENAME", "RECOVER_ERROR", "AsRunError", "AsRunLog", "log_path", "utc_text"]
 
 LOG_FILENAME = ASRUN_FILE  # one spelling, in layout.py
 RECOVER_ERROR = "daemon dừng đột ngột (mất điện/khởi động lại?)"
 #: outcomes a row can be written with by :meth:`AsRunLog.record` (the broadcast never started)
 _NEVER_STARTED = frozenset(Outcome) - {Outcome.STARTED, Outcome.PLAYED, Outcome.INTERRUPTED}
-E = TypeVar("E", Outcome, Source)
 
 
 class AsRunError(Exception):
@@ -50,27 +61,6 @@ def _is_corruption(exc: sqlite3.DatabaseError) -> bool:
     return type(exc) is sqlite3.DatabaseError
 
 
-def utc_text(value: datetime) -> str:
-    """An aware datetime as the fixed-width UTC text the database stores."""
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"thời điểm phải có múi giờ (aware datetime): {value!r}")
-    return value.astimezone(UTC).isoformat(timespec="milliseconds")
-
-
-def _member(kind: type[E], value: object) -> E | None:
-    """``value`` as a member of the StrEnum ``kind``, or None when it is not one."""
-    try:
-        return kind(str(value))
-    except ValueError:
-        return None
-
-
-def _priority_text(priority: Priority | str) -> str:
-    if isinstance(priority, Priority):
-        return priority.label
-    return Priority.parse(str(priority)).label
-
-
 #: a receiver's programme starts this close to its row's start (or inside it) to belong to it
 MATCH_S = 3.0
 
@@ -80,23 +70,6 @@ def _airing_at(row: sqlite3.Row, at: float) -> bool:
     start = datetime.fromisoformat(row["started_at"]).timestamp()
     end = datetime.fromisoformat(row["ended_at"]).timestamp() if row["ended_at"] else float("inf")
     return start - MATCH_S <= at <= end + MATCH_S
-
-
-def _extras(
-    zone: str | None,
-    heard: bool | None,
-    start_error_ms: float | None,
-    start_error_method: str | None,
-    by_user: str | None,
-) -> tuple[str | None, int | None, float | None, str | None, str | None]:
-    """The optional columns (zones, receivers, timing, who asked) in database form."""
-    return (
-        zone,
-        None if heard is None else int(bool(heard)),
-        None if start_error_ms is None else float(start_error_ms),
-        start_error_method,
-        by_user,
-    )
 
 
 class AsRunLog:
@@ -209,150 +182,67 @@ class AsRunLog:
                     raise AsRunError(self._corrupt_message(exc)) from None
                 raise
 
-    def _insert(
-        self,
-        fields: dict[str, Any],
-        status: Outcome,
-        *,
-        started: bool = False,
-        error: str | None = None,
-        note: str | None = None,
-        extras: tuple[Any, ...] = (None,) * 5,
-    ) -> int:
-        source = _member(Source, fields["source"])
-        if source is None:
-            raise ValueError(f"source must be one of {[s.value for s in Source]}, not {fields['source']!r}")
-        now = self._now()
-        planned_at: datetime | None = fields["planned_at"]
-        cur = self._execute(
-            "INSERT INTO asrun (key, planned_at, started_at, recorded_at, source, slot, title, items, priority,"
-            " status, error, note, zone, heard, start_error_ms, start_error_method, by_user)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                str(fields["key"]),
-                utc_text(planned_at) if planned_at is not None else None,
-                now if started else None,
-                now,
-                source.value,
-                fields["slot"],
-                str(fields["title"]),
-                json.dumps([str(i) for i in fields["items"]], ensure_ascii=False),
-                _priority_text(fields["priority"]),
-                status.value,
-                error,
-                note,
-                *extras,
-            ),
-        )
+    def _insert(self, record: AiredRecord, *, started: bool) -> int:
+        cur = self._execute(INSERT_SQL, insert_values(record, self._now(), started=started))
         return int(cur.lastrowid or 0)
 
-    def begin(
-        self,
-        *,
-        key: str,
-        planned_at: datetime | None,
-        source: Source | str,
-        slot: str | None,
-        title: str,
-        items: Iterable[str],
-        priority: Priority | str,
-        zone: str | None = None,
-        by_user: str | None = None,
-    ) -> int:
-        """Record that a broadcast starts now (status ``started``); return the row id.
+    @overload
+    def begin(self, record: AiredRecord, /) -> int: ...
 
-        ``by_user``: the user who asked for it (ad-hoc); ``zone``: the output zone it airs in.
+    @overload
+    def begin(self, /, **columns: Any) -> int: ...
+
+    def begin(self, record: AiredRecord | None = None, /, **columns: Any) -> int:
+        """Record that ``record``'s broadcast starts now (status ``started``); return the row id.
+
+        Only the request's side of the record is written (key … by_user); :meth:`finish` writes the rest.
+        The keyword form ``begin(key=…, planned_at=…, source=…, slot=…, title=…, items=…, priority=…,
+        zone=…, by_user=…)`` is kept for callers written before records.
         """
-        fields = dict(
-            key=key, planned_at=planned_at, source=source, slot=slot, title=title, items=list(items), priority=priority
-        )
-        return self._insert(fields, Outcome.STARTED, started=True, extras=_extras(zone, None, None, None, by_user))
+        if record is None:
+            record = request_record(**columns)
+        return self._insert(request_side(record), started=True)
 
-    def finish(
-        self,
-        row_id: int,
-        status: Outcome | str,
-        *,
-        engines: dict[str, str] | None = None,
-        duration_s: float | None = None,
-        error: str | None = None,
-        by: str | None = None,
-        note: str | None = None,
-        started_at: datetime | None = None,
-        zone: str | None = None,
-        heard: bool | None = None,
-        start_error_ms: float | None = None,
-        start_error_method: str | None = None,
-        by_user: str | None = None,
-        proof: dict[str, Any] | None = None,
-    ) -> None:
-        """Close a started row with its final status; ``ended_at`` is now.
+    @overload
+    def finish(self, row_id: int, record: AiredRecord, /) -> None: ...
 
-        ``started_at``: when the first sample was really heard, if known (the row is opened
-        a little before, while the output is prepared). ``by``: what or who cut it (for
-        ``interrupted``); ``heard``: a receiver confirmed it; ``start_error_ms``: measured
-        start offset against the planned instant and ``start_error_method`` how it was measured.
-        Optional values left ``None`` keep what the row already holds.
+    @overload
+    def finish(self, row_id: int, status: Outcome | str, /, **columns: Any) -> None: ...
+
+    def finish(self, row_id: int, record: AiredRecord | Outcome | str, /, **columns: Any) -> None:
+        """Close a started row with the attempt's record (its outcome side); ``ended_at`` is now.
+
+        ``record.started_at``: when the first sample was really heard, if known (the row is opened
+        a little before, while the output is prepared); ``by``: what or who cut it (for
+        ``interrupted``); ``heard``: the monitor or a receiver confirmed it. Optional values left
+        ``None`` keep what the row already holds. The keyword form ``finish(row_id, status,
+        engines=…, duration_s=…, error=…, …)`` is kept for callers written before records.
         """
-        outcome = _member(Outcome, status)
-        if outcome is None or outcome is Outcome.STARTED:
-            raise ValueError(f"finish() needs a final status, not {status!r}")
-        cur = self._execute(
-            "UPDATE asrun SET status=?, started_at=COALESCE(?, started_at), ended_at=?, engines=?, duration_s=?,"
-            " error=COALESCE(?, error), by=COALESCE(?, by), note=COALESCE(?, note), zone=COALESCE(?, zone),"
-            " heard=COALESCE(?, heard), start_error_ms=COALESCE(?, start_error_ms),"
-            " start_error_method=COALESCE(?, start_error_method), by_user=COALESCE(?, by_user),"
-            " proof=COALESCE(?, proof) WHERE id=?",
-            (
-                outcome.value,
-                utc_text(started_at) if started_at else None,
-                self._now(),
-                json.dumps(dict(engines or {}), ensure_ascii=False),
-                None if duration_s is None else float(duration_s),
-                error,
-                by,
-                note,
-                *_extras(zone, heard, start_error_ms, start_error_method, by_user),
-                json.dumps(proof, ensure_ascii=False) if proof else None,
-                int(row_id),
-            ),
-        )
+        if not isinstance(record, AiredRecord):
+            record = finished_record(record, **columns)
+        if record.outcome is Outcome.STARTED:
+            raise ValueError(f"finish() needs a final status, not {record.outcome!r}")
+        cur = self._execute(FINISH_SQL, finish_values(row_id, record, self._now()))
         if cur.rowcount != 1:
             raise ValueError(f"no as-run row with id {row_id}")
 
-    def record(
-        self,
-        *,
-        key: str,
-        planned_at: datetime | None,
-        source: Source | str,
-        slot: str | None,
-        title: str,
-        items: Iterable[str],
-        priority: Priority | str,
-        status: Outcome | str,
-        error: str | None = None,
-        note: str | None = None,
-        zone: str | None = None,
-        heard: bool | None = None,
-        start_error_ms: float | None = None,
-        start_error_method: str | None = None,
-        by_user: str | None = None,
-    ) -> int:
-        """Record a broadcast that never started (missed, skipped, unapproved, failed before start)."""
-        outcome = _member(Outcome, status)
-        if outcome is None or outcome not in _NEVER_STARTED:
-            raise ValueError(f"record() is for broadcasts that never started, not {status!r}")
-        fields = dict(
-            key=key, planned_at=planned_at, source=source, slot=slot, title=title, items=list(items), priority=priority
-        )
-        return self._insert(
-            fields,
-            outcome,
-            error=error,
-            note=note,
-            extras=_extras(zone, heard, start_error_ms, start_error_method, by_user),
-        )
+    @overload
+    def record(self, record: AiredRecord, /) -> int: ...
+
+    @overload
+    def record(self, /, **columns: Any) -> int: ...
+
+    def record(self, record: AiredRecord | None = None, /, **columns: Any) -> int:
+        """Record a broadcast that never started (missed, skipped, unapproved, failed before start).
+
+        The keyword form ``record(key=…, …, status=…, error=…)`` (``**Player.row_fields(req)``) is
+        kept for callers written before records.
+        """
+        if record is None:
+            record = request_record(**columns)
+        if record.outcome not in _NEVER_STARTED:
+            raise ValueError(f"record() is for broadcasts that never started, not {record.outcome!r}")
+        return self._insert(record, started=False)
 
     def receiver_proof(self, zone: str, receiver: str, piece: dict[str, Any]) -> dict[str, Any] | None:
         """Merge one receiver's proof of one programme (piece) into the zone's row that aired it.

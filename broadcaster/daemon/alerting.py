@@ -1,9 +1,10 @@
 """The daemon's watchfulness: alerts out, metrics for Prometheus, the amplifier's power.
 
-:class:`Watch` listens to the players' events (a broadcast not heard, failed, played again), to
-hot reloads, and every few seconds looks at what status shows (sound card gone, receivers lost,
-Icecast down, no voice, disk nearly full). Each problem is raised once and resolved when it
-clears; the :class:`~broadcaster.alerts.AlertHub` groups repeats and delivers without blocking.
+:class:`Watch` subscribes to the players' typed events (:meth:`Watch.attach`: a broadcast not
+heard, failed, missed, held, played again), hears hot reloads, and every few seconds looks at
+what status shows (sound card gone, receivers lost, Icecast down, no voice, disk nearly full).
+Each problem is raised once and resolved when it clears; the :class:`~broadcaster.alerts.AlertHub`
+groups repeats and delivers without blocking.
 Nothing here ever delays playout: every call returns at once.
 """
 
@@ -11,9 +12,19 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from broadcaster.alerts import AlertConfig, AlertHub, disk_check
+from broadcaster.events import (
+    AiredRecord,
+    BroadcastFinished,
+    BroadcastHeld,
+    BroadcastMissed,
+    EventBus,
+    PlayoutEvent,
+    Subscription,
+)
 from broadcaster.metrics import Metrics
 from broadcaster.power import PowerConfig, PowerControl
 from broadcaster.records import Outcome
@@ -23,8 +34,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("broadcaster.daemon")
 
-#: outcomes that end an attempt (the amplifier may go off after them, metrics count them)
-_FINAL = {o.value for o in Outcome if o is not Outcome.STARTED}
 #: the recovery notice of each zone alert kind (by the zone's or the receiver's name)
 _ZONE_RECOVERED = {
     "icecast_down": "vùng {key}: đã kết nối lại Icecast",
@@ -73,43 +82,71 @@ class Watch:
         self.metrics = Metrics()
         self.power = PowerControl(power_config(schedule), on_alert=self.hub.raise_alert, on_resolve=self._resolved)
         self._state_dir = schedule.state_path
+        self._subscriptions: list[Subscription] = []
 
     def _resolved(self, kind: str, key: str, message: str) -> None:
         self.hub.resolve(kind, key, message)
 
     def close(self) -> None:
+        for subscription in self._subscriptions:
+            subscription.unsubscribe()
         self.power.close()
         self.hub.close()
 
     # -- from the players -------------------------------------------------------------------
-    def on_player_event(self, kind: str, data: dict[str, Any]) -> None:
-        """A player's event: count it, alert on a broadcast not heard, let the amplifier go off."""
-        if kind not in _FINAL:
-            return
-        zone = data.get("zone") or "main"
-        proof = data.get("proof") or {}
-        heard = proof.get("heard") if proof else None
-        self.metrics.broadcast_finished(kind, zone, data.get("start_error_ms"), heard)
-        if data.get("time_to_air_ms") is not None:
-            self.metrics.time_to_air(float(data["time_to_air_ms"]) / 1000)
-        where = f"vùng {zone}" if data.get("zone") else "loa"
-        title = data.get("title") or data.get("key") or ""
-        if kind == Outcome.NOT_HEARD:
+    def _handlers(self) -> tuple[tuple[Callable[[Any], None], type[PlayoutEvent]], ...]:
+        return (
+            (self.broadcast_finished, BroadcastFinished),
+            (self.broadcast_missed, BroadcastMissed),
+            (self.broadcast_held, BroadcastHeld),
+        )
+
+    def attach(self, bus: EventBus) -> None:
+        """Subscribe to the players' events on ``bus`` (the station's); :meth:`close` unsubscribes."""
+        self._subscriptions += [bus.subscribe(handler, kind) for handler, kind in self._handlers()]
+
+    def on_player_event(self, event: PlayoutEvent) -> None:
+        """Deprecated: ``Station(on_event=watch.on_player_event)``; call ``watch.attach(station.events)``."""
+        for handler, kind in self._handlers():
+            if isinstance(event, kind):
+                handler(event)
+
+    def broadcast_finished(self, event: BroadcastFinished) -> None:
+        """Count it, alert on a broadcast not heard or with dead air, let the amplifier go off."""
+        record = event.record
+        zone, where, title = _names(record)
+        proof = record.proof or {}
+        self.metrics.broadcast_finished(record.outcome, zone, record.start_error_ms, record.heard)
+        if record.time_to_air_ms is not None:
+            self.metrics.time_to_air(record.time_to_air_ms / 1000)
+        if record.outcome is Outcome.NOT_HEARD:
             self.hub.raise_alert(
                 "not_heard",
                 zone,
-                f"{where}: '{title}' đã gửi ra nhưng không nghe thấy — {data.get('error') or ''}",
-                {"key": data.get("key"), "proof": proof},
+                f"{where}: '{title}' đã gửi ra nhưng không nghe thấy — {record.error or ''}",
+                {"key": record.key, "proof": dict(proof)},
             )
-        elif kind == Outcome.PLAYED and heard:
+        elif record.outcome is Outcome.PLAYED and record.heard:
             self.hub.resolve("not_heard", zone, f"{where}: '{title}' đã nghe thấy bình thường")
         self._dead_air(proof, zone, where, title)
-        if kind != Outcome.UNAPPROVED:
-            planned = data.get("planned_at")
-            self.power.after(_timestamp(planned) if planned else None)
+        self._after(record)
+
+    def broadcast_missed(self, event: BroadcastMissed) -> None:
+        """Count it; the amplifier may go off (nothing airs now)."""
+        self.metrics.broadcast_finished(event.record.outcome, _names(event.record)[0], None, None)
+        self._after(event.record)
+
+    def broadcast_held(self, event: BroadcastHeld) -> None:
+        """Count it (the amplifier stays as it is: the broadcast may be approved and aired soon)."""
+        self.metrics.broadcast_finished(event.record.outcome, _names(event.record)[0], None, None)
         self.metrics.alerts_active(len(self.hub.active()))
 
-    def _dead_air(self, proof: dict[str, Any], zone: str, where: str, title: str) -> None:
+    def _after(self, record: AiredRecord) -> None:
+        """An attempt is over: the amplifier may go off after it; the alert count may have changed."""
+        self.power.after(record.planned_at.timestamp() if record.planned_at else None)
+        self.metrics.alerts_active(len(self.hub.active()))
+
+    def _dead_air(self, proof: Mapping[str, Any], zone: str, where: str, title: str) -> None:
         """Dead air found in a finished broadcast alerts (if the live check missed it); a clean one resolves.
 
         A broadcast heard from start to end also ends a "monitor failed" alert: the monitor works again.
@@ -118,10 +155,10 @@ class Watch:
             return
         self.hub.resolve("monitor_failed", zone, f"{where}: đầu nghe kiểm tra hoạt động trở lại")
         if proof.get("heard"):
-            self._heard(zone, where, title, proof, {"proof": proof})
+            self._heard(zone, where, title, proof, {"proof": dict(proof)})
 
     def _heard(
-        self, key: str, where: str, title: str, proof: dict[str, Any], detail: dict[str, Any] | None = None
+        self, key: str, where: str, title: str, proof: Mapping[str, Any], detail: dict[str, Any] | None = None
     ) -> None:
         """A heard broadcast: dead air in it alerts; heard throughout, the loudspeakers are fine again."""
         if proof.get("dead_air"):
@@ -192,6 +229,11 @@ class Watch:
             self.hub.resolve(kind, key, recovered)
 
 
+def _names(record: AiredRecord) -> tuple[str, str, str]:
+    """A record's zone key (``main`` for the one output), its place as operators say it, and its title."""
+    return record.zone or "main", f"vùng {record.zone}" if record.zone else "loa", record.title or record.key
+
+
 def _card_missing(snapshot: dict[str, Any]) -> str | None:
     from broadcaster.daemon.status import output_missing
 
@@ -205,12 +247,3 @@ def _clock(iso: Any) -> str:
         return datetime.fromisoformat(str(iso)).astimezone().strftime("%H:%M:%S")
     except ValueError:
         return "?"
-
-
-def _timestamp(iso: str) -> float | None:
-    from datetime import datetime
-
-    try:
-        return datetime.fromisoformat(iso).timestamp()
-    except ValueError:
-        return None

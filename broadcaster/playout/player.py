@@ -3,7 +3,8 @@
 Scheduler jobs and API calls never play anything themselves; they :meth:`Player.submit` a
 :class:`Request`. The worker takes requests in order of priority, then planned time, then
 arrival, turns each into a :class:`~broadcaster.programme.Programme` and streams it to the
-:class:`~broadcaster.playout.sinks.Sink`, writing the as-run log around every attempt.
+:class:`~broadcaster.playout.sinks.Sink`, writing the as-run log around every attempt and
+publishing what happened as typed events (:mod:`broadcaster.events`) on its bus.
 
 Priorities follow Circular 39/2020/TT-BTTTT:
 
@@ -20,7 +21,7 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +29,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from broadcaster.playout.sink import Sink
+from broadcaster.events import (
+    AiredRecord,
+    BroadcastFinished,
+    BroadcastHeld,
+    BroadcastMissed,
+    BroadcastStarted,
+    EventBus,
+)
+from broadcaster.playout.sink import PlayResult, Sink
 from broadcaster.records import Outcome, Source, StopReason
 from broadcaster.schedule.model import Item, Priority
 
@@ -41,6 +50,8 @@ log = logging.getLogger("broadcaster.playout")
 SortKey = tuple[int, float, int]
 
 _seq = itertools.count(1)
+#: the as-run columns a request fills in (``Player.row_fields``)
+_REQUEST_COLUMNS = ("key", "planned_at", "source", "slot", "title", "items", "priority", "zone", "by_user")
 
 
 @dataclass(frozen=True)
@@ -84,6 +95,30 @@ class Request:
             "zones": list(self.zones) if self.zones else None,
         }
 
+    def as_record(
+        self,
+        zone: str | None = None,
+        outcome: Outcome = Outcome.STARTED,
+        *,
+        error: str | None = None,
+        note: str | None = None,
+    ) -> AiredRecord:
+        """The request's side of its as-run record in ``zone``; the outcome's side empty unless given."""
+        return AiredRecord(
+            key=self.key,
+            title=self.title,
+            priority=self.priority.label,
+            source=self.source,
+            slot=self.slot,
+            zone=zone,
+            planned_at=self.planned_at,
+            items=tuple(i.label for i in self.items),
+            by_user=self.by if self.source == Source.ADHOC else None,  # who asked for it
+            outcome=outcome,
+            error=error,
+            note=note,
+        )
+
 
 @dataclass
 class _NowPlaying:
@@ -107,23 +142,12 @@ class _NowPlaying:
         return f"{self.stop_reason.vi}: {self.cut_by}" if self.cut_by else self.stop_reason.vi
 
 
-@dataclass
-class _Aired:
-    """The outcome of one attempt, as its as-run row records it."""
-
-    status: Outcome = Outcome.FAILED
-    error: str | None = None
-    seconds: float = 0.0
-    engines: dict[str, str] = field(default_factory=dict)
-    heard_at: datetime | None = None
-    start_error_ms: float | None = None
-    start_error_method: str | None = None
-    proof: dict[str, Any] | None = None  # what the output's monitor heard (None: no monitor)
-    time_to_air_ms: float | None = None  # an announcement: from the request to its first sample heard
-
-
 class Player:
-    """Owns the sink; plays queued requests one at a time."""
+    """Owns the sink; plays queued requests one at a time.
+
+    ``events``: where it publishes what happens to each broadcast (the station's one bus; a
+    private bus when not given). ``clock``: wall time, injectable for tests (the sink keeps its own).
+    """
 
     def __init__(
         self,
@@ -132,9 +156,10 @@ class Player:
         asrun: AsRunLog,
         build_programme: Callable[[Request], Programme],
         grace_seconds: float = 300.0,
-        on_event: Callable[[str, dict[str, Any]], None] | None = None,
+        events: EventBus | None = None,
         admit: Callable[[Request], str | None] | None = None,
         zone: str | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.zone = zone  # the loudspeaker cluster this player feeds (None: the one output of a zoneless schedule)
         self._sink = sink
@@ -143,7 +168,8 @@ class Player:
         self._asrun = asrun
         self._build = build_programme
         self.grace_seconds = grace_seconds
-        self._on_event = on_event or (lambda kind, data: None)
+        self.events = events if events is not None else EventBus()
+        self._clock = clock
         self._heap: list[tuple[SortKey, Request]] = []
         self._cond = threading.Condition()
         self._now: _NowPlaying | None = None
@@ -193,7 +219,7 @@ class Player:
                     break
             else:
                 return None
-        self._asrun.record(**self.row_fields(req, self.zone), status=Outcome.SKIPPED, note="người vận hành hủy")
+        self._asrun.record(req.as_record(self.zone, Outcome.SKIPPED, note="người vận hành hủy"))
         return req
 
     @property
@@ -256,48 +282,24 @@ class Player:
 
     @staticmethod
     def row_fields(req: Request, zone: str | None = None) -> dict[str, Any]:
-        """The as-run columns a request fills in, in the zone it airs in."""
-        return {
-            "zone": zone,
-            "key": req.key,
-            "planned_at": req.planned_at,
-            "source": req.source,
-            "slot": req.slot,
-            "title": req.title,
-            "items": [i.label for i in req.items],
-            "priority": req.priority.label,
-            "by_user": req.by if req.source == Source.ADHOC else None,  # who asked for it
-        }
+        """Deprecated: the keyword columns of ``asrun.record(**row_fields(req, zone), status=…, error=…)``.
+
+        New code passes ``asrun.record(req.as_record(zone, outcome, error=…))``.
+        """
+        record = req.as_record(zone)
+        return {name: getattr(record, name) for name in _REQUEST_COLUMNS}
 
     def _play(self, req: Request) -> None:
-        """Air one request: missed when too late, else build, play, log, and replay if cut by an emergency."""
+        """Air one request: missed when too late, held when not approved, else build, play, log, replay if cut."""
         with self._cond:
             pending, self._pending_sink = self._pending_sink, None
         if pending is not None:
             self._sink.close()
             self._sink = pending
         start_at = req.planned_at.timestamp() if req.planned_at else None
-        if start_at is not None and time.time() - start_at > self.grace_seconds:
-            late = time.time() - start_at
-            reason = f"trễ {late:.0f} giây, quá thời gian cho phép {self.grace_seconds:.0f} giây"
-            self._asrun.record(**self.row_fields(req, self.zone), status=Outcome.MISSED, error=reason)
-            log.warning("BỎ LỠ %s: %s", req.key, reason)
-            self._on_event(Outcome.MISSED.value, req.describe())
+        base = req.as_record(self.zone)
+        if self._turned_away(req, base, start_at):
             return
-        held = self._admit(req)  # asked when its turn comes, so an approval given meanwhile counts
-        if held is not None:
-            self._asrun.record(**self.row_fields(req, self.zone), status=Outcome.UNAPPROVED, error=held)
-            log.warning("CHƯA DUYỆT %s: %s", req.key, held)
-            self.last_result = {
-                "key": req.key,
-                "title": req.title,
-                "status": Outcome.UNAPPROVED.value,
-                "error": held,
-                "seconds": 0.0,
-            }
-            self._on_event(Outcome.UNAPPROVED.value, req.describe())
-            return
-
         programme = None
         build_error = None
         try:
@@ -305,113 +307,102 @@ class Player:
         except Exception as exc:  # noqa: BLE001 - reported in the as-run log
             build_error = f"không chuẩn bị được chương trình: {exc}"
 
-        row_id = self._asrun.begin(**self.row_fields(req, self.zone))
-        now = _NowPlaying(req, row_id, time.time())
+        row_id = self._asrun.begin(base)
+        now = _NowPlaying(req, row_id, self._clock())
         with self._cond:
             self._now = now
             if self._closing:
                 now.cut(StopReason.SHUTDOWN, "hệ thống")
         log.info("BẮT ĐẦU %s [%s] %s", req.key, req.priority.label, ", ".join(i.label for i in req.items))
-        self._on_event("started", req.describe())
+        self.events.publish(BroadcastStarted(base, row_id))
         try:
-            aired = self._air(req, programme, now, start_at) if programme is not None else _Aired(error=build_error)
+            if programme is not None:
+                record = self._air(base, programme, now, start_at)
+            else:
+                record = replace(base, outcome=Outcome.FAILED, error=build_error, seconds=0.0)
         finally:
             with self._cond:
                 self._now = None
-        self._finish(req, now, aired)
-        if aired.status is Outcome.INTERRUPTED and now.stop_reason is StopReason.EMERGENCY:
+        self._finish(now, record)
+        if record.outcome is Outcome.INTERRUPTED and now.stop_reason is StopReason.EMERGENCY:
             self._replay(req, row_id)
 
-    def _air(self, req: Request, programme: Programme, now: _NowPlaying, start_at: float | None) -> _Aired:
+    def _turned_away(self, req: Request, base: AiredRecord, start_at: float | None) -> bool:
+        """Missed (later than the grace period) or held (not approved): logged and told; True then."""
+        late = self._clock() - start_at if start_at is not None else 0.0
+        if late > self.grace_seconds:
+            reason = f"trễ {late:.0f} giây, quá thời gian cho phép {self.grace_seconds:.0f} giây"
+            missed = replace(base, outcome=Outcome.MISSED, error=reason)
+            self._asrun.record(missed)
+            log.warning("BỎ LỠ %s: %s", req.key, reason)
+            self.events.publish(BroadcastMissed(missed))
+            return True
+        why = self._admit(req)  # asked when its turn comes, so an approval given meanwhile counts
+        if why is None:
+            return False
+        held = replace(base, outcome=Outcome.UNAPPROVED, error=why)
+        self._asrun.record(held)
+        log.warning("CHƯA DUYỆT %s: %s", req.key, why)
+        self.last_result = _last_result(held, None)
+        self.events.publish(BroadcastHeld(held))
+        return True
+
+    def _air(self, base: AiredRecord, programme: Programme, now: _NowPlaying, start_at: float | None) -> AiredRecord:
         """Stream the programme to the sink; what happened, as the as-run row will say it."""
-        aired = _Aired()
         try:
             result = self._sink.play(
                 self._blocks(programme, now.stop),
                 rate=programme.rate,
                 start_at=start_at,
                 stop=now.stop,
-                label=req.title,
+                label=base.title,
             )
         except Exception as exc:  # noqa: BLE001 - SinkError and render failures end as 'failed'
-            aired.error = str(exc) or exc.__class__.__name__
-            aired.engines = _engines(programme)
-            return aired
-        aired.seconds = result.seconds
-        if result.started_at and result.seconds > 0:
-            aired.heard_at = datetime.fromtimestamp(result.started_at, UTC)
-        aired.engines = _engines(programme)
-        aired.proof = result.proof
-        if not result.completed:
-            aired.status, aired.error = Outcome.INTERRUPTED, now.cut_reason()
-        elif result.proof and result.proof.get("heard") is False:
-            # sent, but the loudspeakers' monitor did not hear it: never counted as aired
-            aired.status = Outcome.NOT_HEARD
-            aired.error = result.proof.get("note") or "đầu nghe kiểm tra không nghe thấy bản tin"
-        else:
-            aired.status = Outcome.PLAYED
-        aired.start_error_ms = getattr(result, "start_error_ms", None)
-        aired.start_error_method = getattr(result, "start_error_method", None)
+            reason = str(exc) or exc.__class__.__name__
+            return replace(base, outcome=Outcome.FAILED, error=reason, seconds=0.0, engines=_engines(programme))
+        outcome, error = _verdict(result, now)
+        start_error_ms, start_error_method, time_to_air_ms = result.start_error_ms, result.start_error_method, None
         if start_at and result.started_at:
-            if aired.start_error_ms is not None:
-                log.info("  lệch giờ phát: %+.0f ms (đo bằng %s)", aired.start_error_ms, aired.start_error_method)
+            if start_error_ms is not None:
+                log.info("  lệch giờ phát: %+.0f ms (đo bằng %s)", start_error_ms, start_error_method)
             else:
                 log.info("  lệch giờ phát: không đo được (ghi trống, không ghi +0)")
         elif result.started_at:
-            aired.time_to_air_ms = (result.started_at - req.submitted) * 1000
-            log.info("  từ lúc nhận lệnh đến khi phát: %.0f ms", aired.time_to_air_ms)
-        return aired
-
-    def _finish(self, req: Request, now: _NowPlaying, aired: _Aired) -> None:
-        """Close the as-run row, remember the result, tell the listeners."""
-        status, error = aired.status, aired.error
-        # Who asked for the cut; what cut it is in the error, said once.
-        by = now.stop_by if status is Outcome.INTERRUPTED else None
-        self._asrun.finish(
-            now.row_id,
-            status,
-            engines=aired.engines,
-            duration_s=round(aired.seconds, 3),
+            time_to_air_ms = (result.started_at - now.request.submitted) * 1000
+            log.info("  từ lúc nhận lệnh đến khi phát: %.0f ms", time_to_air_ms)
+        heard_at = result.started_at if result.started_at and result.seconds > 0 else None
+        return replace(
+            base,
+            outcome=outcome,
             error=error,
-            by=by,
-            started_at=aired.heard_at,
-            start_error_ms=aired.start_error_ms,
-            start_error_method=aired.start_error_method,
-            heard=aired.proof.get("heard") if aired.proof else None,
-            proof=aired.proof,
+            seconds=result.seconds,
+            started_at=datetime.fromtimestamp(heard_at, UTC) if heard_at else None,
+            engines=_engines(programme),
+            start_error_ms=start_error_ms,
+            start_error_method=start_error_method,
+            time_to_air_ms=time_to_air_ms,
+            heard=result.proof.get("heard") if result.proof else None,
+            proof=result.proof,
         )
-        self.last_result = {
-            "key": req.key,
-            "title": req.title,
-            "status": status.value,
-            "error": error,
-            "seconds": aired.seconds,
-            "ended_at": datetime.now(UTC).isoformat(),
-        }
-        if status is Outcome.PLAYED:
-            log.info(
-                "KẾT THÚC %s: đã phát %.1f giây, giọng đọc %s", req.key, aired.seconds, _engine_summary(aired.engines)
-            )
+
+    def _finish(self, now: _NowPlaying, record: AiredRecord) -> None:
+        """Close the as-run row, remember the result, tell the listeners."""
+        # Who asked for the cut; what cut it is in the error, said once.
+        record = replace(record, by=now.stop_by if record.outcome is Outcome.INTERRUPTED else None)
+        self._asrun.finish(now.row_id, record)
+        self.last_result = _last_result(record, self._clock())
+        if record.outcome is Outcome.PLAYED:
+            engines = _engine_summary(record.engines)
+            log.info("KẾT THÚC %s: đã phát %.1f giây, giọng đọc %s", record.key, record.seconds or 0.0, engines)
         else:
-            log.warning("KẾT THÚC %s: %s — %s", req.key, status.value, error)
-        self._on_event(
-            status.value,
-            {
-                **req.describe(),
-                "error": error,
-                "zone": self.zone,
-                "proof": aired.proof,
-                "seconds": aired.seconds,
-                "start_error_ms": aired.start_error_ms,
-                "time_to_air_ms": aired.time_to_air_ms,
-            },
-        )
+            log.warning("KẾT THÚC %s: %s — %s", record.key, record.outcome.value, record.error)
+        self.events.publish(BroadcastFinished(record, now.row_id))
 
     def _replay(self, req: Request, row_id: int) -> None:
         """Queue a broadcast an emergency cut: it airs again from its start, keeping its place."""
         # Its sort key is unchanged, so it stays ahead of later broadcasts. Cut before its
         # planned instant (still in pre-roll): keep that instant, never air early.
-        keep = req.planned_at if req.planned_at and req.planned_at.timestamp() > time.time() else None
+        keep = req.planned_at if req.planned_at and req.planned_at.timestamp() > self._clock() else None
         again = replace(req, replay_of=row_id, planned_at=keep, id=req.id, submitted=req.submitted)
         with self._cond:
             if not self._closing:
@@ -434,6 +425,26 @@ def _engines(programme: Programme) -> dict[str, str]:
         return {p.label: p.engine for p in programme.parts if getattr(p, "ready", False) and p.engine}
 
 
-def _engine_summary(engines: dict[str, str]) -> str:
+def _last_result(record: AiredRecord, ended_at: float | None) -> dict[str, Any]:
+    """What ``status`` shows of the last attempt (``ended_at``: None for one that never started)."""
+    result: dict[str, Any] = {"key": record.key, "title": record.title, "status": record.outcome.value}
+    result["error"] = record.error
+    result["seconds"] = record.seconds or 0.0
+    if ended_at is not None:
+        result["ended_at"] = datetime.fromtimestamp(ended_at, UTC).isoformat()
+    return result
+
+
+def _verdict(result: PlayResult, now: _NowPlaying) -> tuple[Outcome, str | None]:
+    """The outcome of a play that returned, and its error."""
+    if not result.completed:
+        return Outcome.INTERRUPTED, now.cut_reason()
+    if result.proof and result.proof.get("heard") is False:
+        # sent, but the loudspeakers' monitor did not hear it: never counted as aired
+        return Outcome.NOT_HEARD, result.proof.get("note") or "đầu nghe kiểm tra không nghe thấy bản tin"
+    return Outcome.PLAYED, None
+
+
+def _engine_summary(engines: Mapping[str, str]) -> str:
     names = sorted(set(engines.values()))
     return ", ".join(names) if names else "không có giọng đọc (chỉ âm thanh)"
