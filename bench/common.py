@@ -1,4 +1,4 @@
-"""Shared pieces of the benchmarks and the soak: test helpers on sys.path, a daemon whose log
+"""Shared pieces of the benchmarks and the soak: the test helpers (tests.support), a daemon whose log
 lines carry their arrival time, statistics, /proc readings and small audio fixtures."""
 
 from __future__ import annotations
@@ -11,15 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
+from tests.support import harness, pulse
+
 REPO = Path(__file__).resolve().parents[1]
 TESTS = REPO / "tests"
-if str(TESTS) not in sys.path:
-    sys.path.insert(0, str(TESTS))
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-import harness  # noqa: E402  (tests/harness.py)
-import pulse  # noqa: E402  (tests/pulse.py)
 
 __all__ = [
     "REPO",

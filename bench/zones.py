@@ -42,8 +42,8 @@ from bench.common import (
 )
 from bench.zones_load import LOUD, NetCut, Receiver, Tap, add_null_sink, netns_available, wait_until
 
-# tests/icecast_server.py: importable once bench.common has put tests/ on sys.path
-icecast_server: Any = importlib.import_module("icecast_server")
+# tests/support/icecast_server.py (a real icecast2 for tests and benchmarks)
+icecast_server: Any = importlib.import_module("tests.support.icecast_server")
 
 PASSWORD = "bench-zones-pass"
 TARGET_START_P99_MS = 250.0

@@ -1,16 +1,10 @@
-"""Shared fixtures: the repo on sys.path for helper modules, a private PulseAudio sound card."""
+"""Shared fixtures: a private PulseAudio sound card (helpers live in ``tests.support``)."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-TESTS = Path(__file__).resolve().parent
-sys.path.insert(0, str(TESTS))
-
-import pulse  # noqa: E402  (tests/pulse.py)
+from tests.support import pulse
 
 
 @pytest.fixture(scope="session")

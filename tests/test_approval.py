@@ -7,7 +7,6 @@ import unicodedata
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from harness import Project, local_now, write_silent_wav
 
 from broadcaster.approval import (
     ApprovalError,
@@ -24,6 +23,7 @@ from broadcaster.approval import (
 from broadcaster.commands.approve import approval_warnings
 from broadcaster.schedule.load import load_schedule
 from broadcaster.schedule.model import Item, ItemKind, Priority
+from tests.support.harness import Project, local_now, write_silent_wav
 
 NEWS = "Kính thưa bà con, UBND xã thông báo lịch tiêm phòng ngày 21/4/2026."
 

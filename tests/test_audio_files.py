@@ -8,9 +8,9 @@ import subprocess
 import numpy as np
 import pytest
 import soundfile as sf
-from harness import Daemon, Project
 
 from broadcaster import audiofile
+from tests.support.harness import Daemon, Project
 
 needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="FFmpeg is installed by scripts/setup.sh")
 

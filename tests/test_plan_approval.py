@@ -9,12 +9,12 @@ from datetime import UTC
 
 import pytest
 from argon2 import PasswordHasher
-from harness import BROADCASTER
-from test_approval import NEWS, make_project
 
 from broadcaster import cli
 from broadcaster.approval import ApprovalStore, text_subject
 from broadcaster.users import UserStore
+from tests.support.harness import BROADCASTER
+from tests.test_approval import NEWS, make_project
 
 FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
@@ -167,11 +167,10 @@ def test_emergency_review_is_listed_and_recorded_by_an_approver(project, monkeyp
 
 
 def test_a_recording_is_approved_by_its_bytes(project, monkeypatch, capsys):
-    from harness import write_silent_wav
-
     from broadcaster.approval import check_items
     from broadcaster.schedule.load import load_schedule
     from broadcaster.schedule.model import Item, ItemKind
+    from tests.support.harness import write_silent_wav
 
     wav = write_silent_wav(project.root / "audio" / "loi-keu-goi.wav", 0.5)
     item = Item(ItemKind.AUDIO, "audio/loi-keu-goi.wav", wav)

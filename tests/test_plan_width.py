@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 
-from harness import BROADCASTER, REPO
+from tests.support.harness import BROADCASTER, REPO
 
 
 def test_plan_at_80_columns_keeps_every_script_name_whole():

@@ -12,7 +12,6 @@ pytest.importorskip("docx")
 pytest.importorskip("matplotlib")
 
 import docx  # noqa: E402
-from test_report import CAMPAIGN, VN, fill_log, loaded, make_schedule, project, vn  # noqa: E402, F401
 
 from broadcaster.asrun import AsRunLog, build_report, day_table, render_text, summary_lines  # noqa: E402
 from broadcaster.asrun.chart import chart_series  # noqa: E402
@@ -20,6 +19,7 @@ from broadcaster.asrun.docx import DOCX_DAY_COLUMNS, QUOC_HIEU, TIEU_NGU, date_l
 from broadcaster.asrun.settings import ReportSettings, SettingsError, load_settings, parse_settings  # noqa: E402
 from broadcaster.cli import main  # noqa: E402
 from broadcaster.schedule.plan import plan_broadcasts  # noqa: E402
+from tests.test_report import CAMPAIGN, VN, fill_log, loaded, make_schedule, project, vn  # noqa: E402, F401
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 import soundfile as sf
-from harness import Project
+
+from tests.support.harness import Project
 
 pytestmark = pytest.mark.slow  # a CLI process plays in real time
 

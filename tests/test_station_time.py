@@ -25,7 +25,6 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 from argon2 import PasswordHasher
-from harness import Project
 
 from broadcaster import fmt
 from broadcaster.alerts.channels import EmailChannel, Notice, email_body
@@ -33,6 +32,7 @@ from broadcaster.alerts.config import AlertConfig
 from broadcaster.alerts.hub import AlertHub
 from broadcaster.playout.sink import WavSink
 from broadcaster.users import UserStore
+from tests.support.harness import Project
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 TOKYO = ZoneInfo("Asia/Tokyo")

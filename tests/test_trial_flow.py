@@ -15,7 +15,8 @@ from datetime import timedelta
 
 import pytest
 import soundfile as sf
-from harness import BROADCASTER, Daemon, local_now
+
+from tests.support.harness import BROADCASTER, Daemon, local_now
 
 pytestmark = pytest.mark.slow
 
@@ -63,7 +64,7 @@ def _schedule(start, end, slot_at, *, mistakes: bool = False) -> str:
 
 @pytest.fixture
 def commune(tmp_path):
-    from harness import REPO
+    from tests.support.harness import REPO
 
     (tmp_path / "scripts_vi").mkdir()
     (tmp_path / "audio").mkdir()

@@ -8,10 +8,10 @@ from types import SimpleNamespace
 
 import httpx
 import pytest
-from console_helpers import PASSWORD, add_user, audit_lines, base_url, http_login, login
-from harness import Daemon, Project
 
 from broadcaster.layout import Layout
+from tests.console.console_helpers import PASSWORD, add_user, audit_lines, base_url, http_login, login
+from tests.support.harness import Daemon, Project
 
 pytestmark = pytest.mark.slow
 

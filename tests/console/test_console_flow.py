@@ -7,10 +7,11 @@ import time
 from datetime import timedelta
 
 import numpy as np
-import pulse
 import pytest
-from console_helpers import add_user, audit_lines, base_url, login
-from harness import Daemon, Project, local_now
+
+from tests.console.console_helpers import add_user, audit_lines, base_url, login
+from tests.support import pulse
+from tests.support.harness import Daemon, Project, local_now
 
 pytestmark = [pytest.mark.audio, pytest.mark.slow, pytest.mark.browser]
 

@@ -8,8 +8,9 @@ import time
 from pathlib import Path
 
 import pytest
-from console_helpers import PASSWORD, add_user, audit_lines, base_url, http_login, login
-from harness import Daemon, Project
+
+from tests.console.console_helpers import PASSWORD, add_user, audit_lines, base_url, http_login, login
+from tests.support.harness import Daemon, Project
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 

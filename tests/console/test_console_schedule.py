@@ -9,10 +9,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from console_helpers import add_user, audit_lines, base_url, http_login, login
-from harness import Daemon, Project, hhmmss, local_now
 
 from broadcaster.schedule.versions import text_sha256
+from tests.console.console_helpers import add_user, audit_lines, base_url, http_login, login
+from tests.support.harness import Daemon, Project, hhmmss, local_now
 
 pytestmark = pytest.mark.slow
 

@@ -6,17 +6,17 @@ import time
 from datetime import timedelta
 
 import numpy as np
-import pulse
 import pytest
-from harness import SHORT_TEXT, Daemon, Project, local_now
+
+from tests.support import pulse
+from tests.support.harness import SHORT_TEXT, Daemon, Project, local_now
 
 pytestmark = [pytest.mark.audio, pytest.mark.slow]
 
 
 def _chime():
-    from harness import REPO
-
     from broadcaster.speech.audio import decode_file
+    from tests.support.harness import REPO
 
     return decode_file(REPO / "audio" / "chime.wav")
 

@@ -11,7 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-from harness import Daemon, Project
+
+from tests.support.harness import Daemon, Project
 
 pytestmark = pytest.mark.slow
 
@@ -140,7 +141,7 @@ def test_fuzzing_the_openapi_description_finds_no_server_error(daemon):
 def test_binding_beyond_loopback_needs_an_explicit_option(tmp_path):
     project = Project(tmp_path)
     project.save()
-    from harness import BROADCASTER
+    from tests.support.harness import BROADCASTER
 
     r = subprocess.run(
         [

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from harness import Daemon, Project, local_now
+
+from tests.support.harness import Daemon, Project, local_now
 
 pytestmark = pytest.mark.slow
 

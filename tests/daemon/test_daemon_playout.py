@@ -9,10 +9,11 @@ import json
 import time
 from datetime import timedelta
 
-import pulse
 import pytest
 import soundfile as sf
-from harness import Daemon, Project, local_now
+
+from tests.support import pulse
+from tests.support.harness import Daemon, Project, local_now
 
 pytestmark = [pytest.mark.audio, pytest.mark.slow]
 

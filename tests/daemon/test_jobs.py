@@ -6,11 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
-from harness import TZ, Project
 
 from broadcaster.daemon.jobs import JOB_PREFIX, JobSync
 from broadcaster.schedule.load import load_schedule
 from broadcaster.schedule.plan import plan_broadcasts
+from tests.support.harness import TZ, Project
 
 
 def _load(project: Project):

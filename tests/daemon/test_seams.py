@@ -16,7 +16,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from harness import BROADCASTER, Daemon, Project, local_now
+
+from tests.support.harness import BROADCASTER, Daemon, Project, local_now
 
 pytestmark = pytest.mark.slow
 

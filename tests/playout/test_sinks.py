@@ -21,11 +21,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import pulse  # noqa: E402  (tests/pulse.py)
-
-from broadcaster.playout import sinks  # noqa: E402
-from broadcaster.playout.sinks import NullSink, PlayResult, SinkError, SoundDeviceSink, WavSink, open_sink  # noqa: E402
+from broadcaster.playout import sinks
+from broadcaster.playout.sinks import NullSink, PlayResult, SinkError, SoundDeviceSink, WavSink, open_sink
+from tests.support import pulse
 
 RATE = 48000
 BROADCASTER = Path(sys.executable).with_name("broadcaster")

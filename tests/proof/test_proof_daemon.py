@@ -13,7 +13,8 @@ import subprocess
 import time
 
 import pytest
-from harness import Daemon, Project, Webhook
+
+from tests.support.harness import Daemon, Project, Webhook
 
 pytestmark = [pytest.mark.audio, pytest.mark.slow]
 

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pulse  # tests/pulse.py (on sys.path via tests/conftest.py)
 import pytest
 
 from broadcaster.playout.sinks import open_sink
@@ -29,6 +28,7 @@ from broadcaster.proof.capture import CaptureError, MonitorCapture, pulse_source
 from broadcaster.proof.monitored import MonitoredSink
 from broadcaster.speech.audio import decode_file
 from broadcaster.speech.engines import EspeakEngine
+from tests.support import pulse
 
 pytestmark = [pytest.mark.audio, pytest.mark.slow]
 

@@ -7,11 +7,11 @@ from datetime import date, time
 from pathlib import Path
 
 import pytest
-from harness import write_silent_wav as write_wav
 
 from broadcaster.cli import main
 from broadcaster.schedule.load import Diagnostic, load_schedule
 from broadcaster.schedule.model import ItemKind, Priority
+from tests.support.harness import write_silent_wav as write_wav
 
 BROKEN = Path(__file__).parent / "broken"
 REPO = Path(__file__).resolve().parents[2]

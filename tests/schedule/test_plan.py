@@ -8,7 +8,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from harness import write_silent_wav as write_wav
 
 from broadcaster.cli import main
 from broadcaster.schedule.load import load_schedule
@@ -19,6 +18,7 @@ from broadcaster.schedule.plan import (
     localize,
     plan_broadcasts,
 )
+from tests.support.harness import write_silent_wav as write_wav
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 SEVEN_HOURS = timedelta(hours=7)

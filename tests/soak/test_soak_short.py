@@ -10,8 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pulse
 import pytest
+
+from tests.support import pulse
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import sys
 from collections import Counter
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 _TEST = "test_normalize_corpus.py::test_corpus_reading["
 _passed: Counter[str] = Counter()
@@ -23,7 +19,7 @@ def pytest_runtest_logreport(report):
 def pytest_terminal_summary(terminalreporter):
     if not (_passed or _failed):
         return
-    from corpus_data import load_corpus
+    from tests.speech.corpus_data import load_corpus
 
     titles = {c.category: c.title for c in load_corpus()}
     write = terminalreporter.write_line

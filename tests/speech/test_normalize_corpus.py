@@ -9,9 +9,9 @@ import re
 from collections import Counter
 
 import pytest
-from corpus_data import load_corpus
 
 from broadcaster.speech.normalize import analyze, normalize
+from tests.speech.corpus_data import load_corpus
 
 CASES = load_corpus()
 

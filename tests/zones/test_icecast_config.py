@@ -9,13 +9,13 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from icecast_server import IcecastServer, icecast_available
 
 from broadcaster.layout import Layout
 from broadcaster.zones.icecast import IcecastSink
 from broadcaster.zones.mp3 import find_frame_sync
 from broadcaster.zones.secrets import ENV_PASSWORD, ZoneConfigError, source_password
 from broadcaster.zones.server import RelayMaster, icecast_config, main, mount_path
+from tests.support.icecast_server import IcecastServer, icecast_available
 
 NASTY = """p&ss<w>rd"'; ]]> --"""
 

@@ -11,11 +11,11 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 import pytest
-from icecast_server import IcecastServer, icecast_available
 
 from broadcaster.playout.sink import SinkError
 from broadcaster.zones.icecast import IcecastSink
 from broadcaster.zones.mp3 import find_frame_sync
+from tests.support.icecast_server import IcecastServer, icecast_available
 
 pytestmark = pytest.mark.slow
 

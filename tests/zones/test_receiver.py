@@ -154,7 +154,7 @@ class StationStub:
 
 @pytest.fixture
 def icecast():
-    from icecast_server import IcecastServer, icecast_available
+    from tests.support.icecast_server import IcecastServer, icecast_available
 
     why = icecast_available()
     if why:
@@ -324,7 +324,7 @@ def test_bad_arguments_exit_2_in_vietnamese(args: list[str], says: str) -> None:
 @pytest.mark.slow
 @pytest.mark.audio
 def test_plays_on_a_real_sound_card(icecast, pulse_server) -> None:
-    from pulse import find_onsets
+    from tests.support.pulse import find_onsets
 
     with Mp3Source(icecast.port, "thon-dong", icecast.source_password, hz=440.0):
         wait_for(lambda: "/thon-dong" in icecast.sources(), 5, "the source")
@@ -348,7 +348,7 @@ def test_plays_on_a_real_sound_card(icecast, pulse_server) -> None:
 @pytest.mark.slow
 @pytest.mark.audio
 def test_an_unplugged_card_is_retried_like_a_network_cut(icecast, tmp_path: Path) -> None:
-    from pulse import PulseServer, pulseaudio_available
+    from tests.support.pulse import PulseServer, pulseaudio_available
 
     if pulseaudio_available():
         pytest.skip(pulseaudio_available())

@@ -254,7 +254,7 @@ def test_a_web_page_is_not_audio() -> None:
 
 @pytest.fixture
 def icecast():
-    from icecast_server import IcecastServer, icecast_available
+    from tests.support.icecast_server import IcecastServer, icecast_available
 
     why = icecast_available()
     if why:

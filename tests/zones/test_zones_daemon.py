@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from harness import Daemon, Project, local_now
-from icecast_server import IcecastServer, icecast_available
 
 from broadcaster.zones.stream_in import StreamError, StreamReader
+from tests.support.harness import Daemon, Project, local_now
+from tests.support.icecast_server import IcecastServer, icecast_available
 
 pytestmark = [pytest.mark.slow]
 

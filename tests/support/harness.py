@@ -24,7 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]  # tests/support/harness.py → the repository
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 BROADCASTER = [sys.executable, "-m", "broadcaster.cli"]
 
