@@ -8,11 +8,17 @@
  *   nav()                    → draws the navigation bar (called automatically on load)
  *   toast(text, kind)        → a message at the top of the page; kind: "ok" | "warn" | "error"
  *   el(tag, attrs, ...kids)  → a DOM element (attrs: class, text, on<event>, any attribute)
- *   fmtTime(iso|seconds), fmtDuration(seconds), confirmDialog(title, text, okLabel) → Promise<bool>
+ *   fmtTime(iso|seconds, what) → a date/time in the STATION's time zone (never the PC's):
+ *                              what = "datetime" (default, "06:27 08/12/2026") | "time" | "date"
+ *   stationTz()              → Promise of the station's IANA zone (read once from /console/api/trang-thai;
+ *                              api() waits for it, so whatever a page draws from an answer is in station time)
+ *   setStationTz(name)       → use this zone (Tổng quan passes each status it receives)
+ *   fmtDuration(seconds), confirmDialog(title, text, okLabel) → Promise<bool>
  */
 "use strict";
 
-const LOA = { mePromise: null };
+const LOA = { mePromise: null, tz: null, tzPromise: null, formats: {} };
+const DEFAULT_TZ = "Asia/Ho_Chi_Minh";  // broadcaster/schedule/types.py DEFAULT_TIMEZONE
 
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
@@ -82,6 +88,7 @@ async function api(method, url, body) {
     error.status = response.status;
     throw error;
   }
+  await stationTz();  // dates in the answer are drawn right after: in the station's zone
   return data;
 }
 
@@ -91,9 +98,13 @@ function toast(text, kind) {
     box = el("div", { id: "toast", role: "status", "aria-live": "polite" });
     document.body.prepend(box);
   }
-  const item = el("div", { class: "notice " + (kind || "ok") }, text,
+  for (const old of box.querySelectorAll(".notice")) {
+    if (old.dataset.text === String(text)) old.remove();  // the same message again: shown once
+  }
+  const item = el("div", { class: "notice " + (kind || "ok"), "data-text": String(text) }, text,
     el("button", { class: "close", type: "button", "aria-label": "Đóng", onclick: () => item.remove() }, "×"));
   box.append(item);
+  while (box.children.length > 2) box.firstElementChild.remove();  // the newest two: never a wall over the page
   if (kind !== "error") setTimeout(() => item.remove(), 8000);
   return item;
 }
@@ -127,11 +138,61 @@ function pad2(n) {
   return String(n).padStart(2, "0");
 }
 
-function fmtTime(value) {
+/* The station's time zone: the status snapshot's ``timezone`` (or its campaign's), fetched once. */
+function zoneOfStatus(s) {
+  return (s && (s.timezone || (s.campaign && s.campaign.timezone))) || null;
+}
+
+function setStationTz(name) {
+  if (!name || name === LOA.tz) return;
+  try {
+    new Intl.DateTimeFormat("vi-VN", { timeZone: name });
+  } catch (err) {
+    return;  // an unknown zone name: keep the one we have
+  }
+  LOA.tz = name;
+  LOA.formats = {};
+}
+
+function stationTz() {
+  if (LOA.tz) return Promise.resolve(LOA.tz);
+  if (location.pathname.startsWith("/console/dang-nhap")) return Promise.resolve(DEFAULT_TZ);
+  if (!LOA.tzPromise) {
+    LOA.tzPromise = fetch("/console/api/trang-thai", { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then((r) => (r.ok ? r.json() : null))
+      .then((s) => { setStationTz(zoneOfStatus(s)); })
+      .catch(() => {})
+      .then(() => {
+        if (!LOA.tz) setStationTz(DEFAULT_TZ);
+        return LOA.tz;
+      });
+  }
+  return LOA.tzPromise;
+}
+
+const TIME_PARTS = {
+  datetime: { hour: "2-digit", minute: "2-digit", day: "2-digit", month: "2-digit", year: "numeric" },
+  time: { hour: "2-digit", minute: "2-digit" },
+  seconds: { hour: "2-digit", minute: "2-digit", second: "2-digit" },
+  date: { day: "2-digit", month: "2-digit", year: "numeric" },
+};
+
+/* Every date/time the console shows goes through here: Intl in the station's zone, "HH:MM DD/MM/YYYY". */
+function fmtTime(value, what) {
   if (value === null || value === undefined || value === "") return "";
   const d = typeof value === "number" ? new Date(value * 1000) : new Date(value);
   if (isNaN(d)) return String(value);
-  return `${pad2(d.getHours())}:${pad2(d.getMinutes())} ${pad2(d.getDate())}/${pad2(d.getMonth() + 1)}/${d.getFullYear()}`;
+  const kind = TIME_PARTS[what] ? what : "datetime";
+  const tz = LOA.tz || DEFAULT_TZ;
+  const key = kind + "|" + tz;
+  if (!LOA.formats[key]) {
+    LOA.formats[key] = new Intl.DateTimeFormat("vi-VN", { timeZone: tz, hourCycle: "h23", ...TIME_PARTS[kind] });
+  }
+  const p = {};
+  for (const part of LOA.formats[key].formatToParts(d)) p[part.type] = part.value;
+  const clock = kind === "seconds" ? `${p.hour}:${p.minute}:${p.second}` : `${p.hour}:${p.minute}`;
+  const day = `${p.day}/${p.month}/${p.year}`;
+  return kind === "date" ? day : kind === "datetime" ? `${clock} ${day}` : clock;
 }
 
 function fmtDuration(seconds) {
@@ -155,6 +216,7 @@ function confirmDialog(title, text, okLabel) {
 }
 
 if (!location.pathname.startsWith("/console/dang-nhap")) {
+  stationTz();
   document.addEventListener("DOMContentLoaded", () => { nav().catch(() => {}); });
 }
 

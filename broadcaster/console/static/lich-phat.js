@@ -1,7 +1,7 @@
 /* Lịch phát: the campaign as a day/week timeline, a slot form, the saved versions. */
 "use strict";
 
-const LP = { start: null, days: 7, data: null, slot: null, form: null, base: null };
+const LP = { start: null, days: 7, data: null, slot: null, form: null, base: null, saved: null };
 const DAY_KEYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 const DAY_VI = ["T2", "T3", "T4", "T5", "T6", "T7", "CN"];
 const KIND_VI = { script: "Bài đọc", text: "Văn bản", audio: "Tệp âm thanh" };
@@ -24,13 +24,14 @@ async function postRaw(url, body) {
   return { status: response.status, data };
 }
 
+/* Calendar arithmetic on the server's day strings (station days), in UTC: the PC's zone never shifts a day. */
 function isoDay(d) {
-  return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())}`;
+  return `${d.getUTCFullYear()}-${pad2(d.getUTCMonth() + 1)}-${pad2(d.getUTCDate())}`;
 }
 
 function shiftDay(iso, n) {
-  const d = new Date(iso + "T12:00:00");
-  d.setDate(d.getDate() + n);
+  const d = new Date(iso + "T12:00:00Z");
+  d.setUTCDate(d.getUTCDate() + n);
   return isoDay(d);
 }
 
@@ -57,10 +58,13 @@ function drawTimeline(data) {
   box.className = LP.days > 1 ? "week" : "";
   box.replaceChildren(...data.days.map((day) => {
     const chips = day.broadcasts.map((b) => el("button", {
-      type: "button", class: "slot-chip" + (b.enabled ? "" : " off") + (b.past ? " past" : ""),
+      type: "button", class: "slot-chip" + (b.enabled ? "" : " off") + (b.past ? " past" : "") +
+        (LP.saved === b.slot ? " saved" : "") + (LP.slot === b.slot && !editorHidden() ? " selected" : ""),
       "data-slot": b.slot, "data-time": b.time, onclick: () => openSlot(b.slot),
-      "aria-label": `${b.time} ${b.slot}${b.enabled ? "" : " (đã tắt)"}`,
-    }, el("span", { class: "when" }, `${b.time} · ${b.slot}`),
+      "aria-label": `${b.time} ${b.slot}${b.enabled ? "" : " (đã tắt)"}${b.past ? " (đã qua)" : ""}` +
+        (LP.saved === b.slot ? " (vừa lưu)" : ""),
+    }, el("span", { class: "when" }, `${b.time} · ${b.slot}`,
+      LP.saved === b.slot ? el("span", { class: "flag" }, " ✓ vừa lưu") : ""),
     el("span", { class: "what" }, b.enabled ? "" : "đã tắt · ", b.priority !== "normal" ? priorityBadge(b.priority) : "",
       " ", b.items.map(itemText).join(", "))));
     const empty = day.in_campaign ? "Không có buổi phát." : "Ngoài thời gian chiến dịch.";
@@ -69,6 +73,22 @@ function drawTimeline(data) {
     el("h2", {}, day.label + (day.today ? " (hôm nay)" : "")),
     chips.length ? chips : el("p", { class: "small muted" }, empty));
   }));
+}
+
+function editorHidden() {
+  return document.getElementById("slot-editor").hidden;
+}
+
+/* The chips of the slot being edited look selected (white on the brand colour). */
+function markSelected() {
+  for (const chip of document.querySelectorAll("#timeline .slot-chip")) {
+    chip.classList.toggle("selected", !editorHidden() && chip.dataset.slot === LP.slot);
+  }
+}
+
+function closeEditor() {
+  document.getElementById("slot-editor").hidden = true;
+  markSelected();
 }
 
 function itemRow(item, editable) {
@@ -86,7 +106,12 @@ async function openSlot(name) {
   const data = await api("GET", "/console/api/schedule/slots/" + encodeURIComponent(name));
   const form = data.form;
   const editable = data.can_edit;
-  LP.slot = name; LP.form = form; LP.base = data.base;
+  LP.slot = name; LP.form = form; LP.base = data.base; LP.saved = null;
+  for (const chip of document.querySelectorAll("#timeline .slot-chip.saved")) {
+    chip.classList.remove("saved");
+    const flag = chip.querySelector(".flag");
+    if (flag) flag.remove();
+  }
   document.getElementById("f-title").textContent = `Buổi phát “${form.name}”`;
   document.getElementById("f-line").textContent = `Dòng ${form.line} trong schedule.yaml` +
     (editable ? "" : " — bạn chỉ được xem, không được sửa.");
@@ -105,6 +130,7 @@ async function openSlot(name) {
   showErrors([]);
   const editor = document.getElementById("slot-editor");
   editor.hidden = false;
+  markSelected();
   editor.scrollIntoView({ behavior: "smooth", block: "start" });
   if (editable) times.focus();
 }
@@ -150,7 +176,8 @@ async function saveSlot(event) {
     if (status === 200 && data.ok) {
       showErrors([]);
       toast(data.message + " Phần mềm sẽ nạp lịch mới trong giây lát.", "ok");
-      document.getElementById("slot-editor").hidden = true;
+      LP.saved = LP.slot;
+      closeEditor();
       await Promise.all([loadTimeline(), loadVersions()]);
       setTimeout(() => loadTimeline().catch(() => {}), 1500);  // shows the daemon's reload message
       return;
@@ -198,7 +225,7 @@ document.addEventListener("DOMContentLoaded", () => {
   document.getElementById("view-day").addEventListener("click", () => { LP.days = 1; loadTimeline(); });
   document.getElementById("view-week").addEventListener("click", () => { LP.days = 7; loadTimeline(); });
   document.getElementById("slot-form").addEventListener("submit", saveSlot);
-  document.getElementById("f-close").addEventListener("click", () => { document.getElementById("slot-editor").hidden = true; });
+  document.getElementById("f-close").addEventListener("click", closeEditor);
   document.getElementById("f-add-item").addEventListener("click", () =>
     document.getElementById("f-items").append(itemRow({ kind: "script", value: "" }, true)));
   loadTimeline().catch(() => {});

@@ -3,10 +3,30 @@
 
 let ROLES = [];
 
-function detailText(detail) {
-  if (detail === null || detail === undefined) return "";
-  if (typeof detail !== "object") return String(detail);
-  return Object.entries(detail).map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`).join("; ");
+/* One audit entry's details as the server put them into words (people.describe_entry): the sentence,
+ * the changed lines folded as before/after, and the technical part (hashes, keys) folded apart. */
+function auditDetail(e) {
+  const box = el("div", { class: "audit-detail" });
+  if (e.summary) box.append(el("p", { class: "summary" }, e.summary));
+  const changes = e.changes || [];
+  if (changes.length) {
+    const count = changes.length + (e.more_changes || 0);
+    box.append(el("details", { class: "changes" },
+      el("summary", {}, `Xem ${count} thay đổi (trước → sau)`),
+      el("ul", { class: "changes" }, changes.map((c) => el("li", {},
+        c.where ? el("span", { class: "where" }, c.where) : "",
+        el("span", { class: "side before" }, el("b", {}, "Trước:"), c.before === null ? "(chưa có)" : c.before),
+        el("span", { class: "side after" }, el("b", {}, "Sau:"), c.after === null ? "(đã xoá)" : c.after)))),
+      e.more_changes ? el("p", { class: "small muted" },
+        `… và ${e.more_changes} thay đổi khác (xem đầy đủ bằng lệnh 'broadcaster audit').`) : ""));
+  }
+  const technical = e.technical || [];
+  if (technical.length) {
+    box.append(el("details", { class: "tech" }, el("summary", { class: "small" }, "Chi tiết kỹ thuật"),
+      technical.map((t) => el("p", {}, t))));
+  }
+  if (!box.childNodes.length) box.append(el("span", { class: "muted" }, "—"));
+  return box;
 }
 
 async function change(name, body) {
@@ -45,11 +65,11 @@ async function loadAll() {
   document.querySelector("#users tbody").replaceChildren(...data.users.map(userRow));
   const log = await api("GET", "/console/api/nhat-ky-thao-tac?limit=200");
   document.querySelector("#audit tbody").replaceChildren(...log.entries.map((e) => el("tr", {},
-    el("td", { "data-label": "Lúc" }, fmtTime(e.at)),
+    el("td", { "data-label": "Lúc", title: e.integrity || null }, fmtTime(e.at)),
     el("td", { "data-label": "Ai" }, e.who),
     el("td", { "data-label": "Việc" }, e.action_vi),
     el("td", { "data-label": "Từ đâu" }, e.where),
-    el("td", { "data-label": "Chi tiết", class: "small" }, detailText(e.detail)))));
+    el("td", { "data-label": "Chi tiết", class: "small wide" }, auditDetail(e)))));
 }
 
 document.getElementById("add-form").addEventListener("submit", async (event) => {
