@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable, Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -113,18 +114,19 @@ def run(args: Any) -> int:
     memo: dict[tuple[Any, ...], float] = {}
 
     def seconds(b: Broadcast) -> float:
-        key = (b.items, b.repeat, b.gap_seconds, b.chime)
+        # keyed by the items' identity: every airing of a slot shares its tuple (hashing 11 000
+        # tuples of items by value was a tenth of `plan --json` on a one-year schedule)
+        key = (id(b.items), b.repeat, b.gap_seconds, b.chime)
         if key not in memo:
-            memo[key] = estimate_session_seconds(*key)
+            memo[key] = estimate_session_seconds(b.items, b.repeat, b.gap_seconds, b.chime)
         return memo[key]
 
     if args.json:
-        import json
 
         rows = _json_rows(broadcasts, seconds, approval)
         for row, b in zip(rows, broadcasts, strict=True):
             row["zones"] = zones_of(b, schedule)
-        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        sys.stdout.write(json_lines(rows))
         return 0
     c = schedule.campaign
     if not broadcasts:
@@ -134,26 +136,48 @@ def run(args: Any) -> int:
     return 0
 
 
+def json_lines(rows: Sequence[dict[str, Any]]) -> str:
+    """A JSON array with one broadcast per line.
+
+    ``json.dumps(indent=…)`` runs the pure-Python encoder: on a one-year plan (11 000 broadcasts,
+    4.7 MB) that was three quarters of the command's time. Each row through the C encoder, one
+    per line, is the same JSON value, still readable line by line and greppable by broadcast.
+    """
+    import json
+
+    encode = json.JSONEncoder(ensure_ascii=False).encode
+    if not rows:
+        return "[]\n"
+    return "[\n" + ",\n".join(encode(r) for r in rows) + "\n]\n"
+
+
 def _json_rows(
     broadcasts: Sequence[Broadcast], seconds: Callable[[Broadcast], float], approval: ApprovalOf
 ) -> list[dict[str, Any]]:
     """``--json``: one object per broadcast; ``approved`` is null when approval does not apply."""
-    return [
-        {
-            "at": b.at.isoformat(),
-            "slot": b.slot,
-            "items": [i.label for i in b.items],
-            "priority": b.priority.label,
-            "repeat": b.repeat,
-            "gap_seconds": b.gap_seconds,
-            "chime": str(b.chime) if b.chime else None,
-            "estimated_seconds": round(seconds(b), 1),
-            "key": b.key,
-            "approved": approval(b)[0],
-            "unapproved_items": [u.item.label for u in approval(b)[1]],
-        }
-        for b in broadcasts
-    ]
+    labels: dict[int, list[str]] = {}  # a slot's items (one shared tuple), labelled once for all its airings
+    rows = []
+    for b in broadcasts:
+        approved, unapproved = approval(b)
+        items = labels.get(id(b.items))
+        if items is None:
+            items = labels[id(b.items)] = [i.label for i in b.items]
+        rows.append(
+            {
+                "at": b.at.isoformat(),
+                "slot": b.slot,
+                "items": items,
+                "priority": b.priority.label,
+                "repeat": b.repeat,
+                "gap_seconds": b.gap_seconds,
+                "chime": str(b.chime) if b.chime else None,
+                "estimated_seconds": round(seconds(b), 1),
+                "key": b.key,
+                "approved": approved,
+                "unapproved_items": [u.item.label for u in unapproved],
+            }
+        )
+    return rows
 
 
 def _print_table(

@@ -137,7 +137,8 @@ def parse_entries(text: str, label: str, kind: Kind = "abbreviations") -> tuple[
     state = _Parse(label, kind)
     example = _EXAMPLE[kind]
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        # LibYAML's parser when present (5–10× faster; the same nodes and marks for the messages)
+        node = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as exc:
         state.add(
             getattr(exc, "problem_mark", None),
