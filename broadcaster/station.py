@@ -306,7 +306,7 @@ class Station:
         done = fallback = 0
         for item in items:
             try:
-                fallback += bool(renderer.render(item_text(item)).fallback)
+                fallback += renderer.prepare(item_text(item))
                 done += 1
             except Exception as exc:  # noqa: BLE001 - tried again at air time
                 log.error("Không tạo được giọng đọc cho %s: %s", item.label, exc)

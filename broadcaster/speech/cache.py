@@ -124,6 +124,34 @@ class RenderCache:
             return None
         return CacheEntry(key=key, pcm=pcm, meta=meta)
 
+    def has(self, key: str) -> bool:
+        """Whether a verified entry exists, without decoding it (the pre-render's question).
+
+        The checksum is computed in chunks, so a long entry costs no memory; an entry already
+        verified by this process and unchanged since is not read at all. A bad entry is deleted.
+        """
+        audio, meta_file = self.audio_path(key), self.meta_path(key)
+        try:
+            st = audio.stat()
+        except FileNotFoundError:
+            return False
+        except OSError:
+            return False
+        stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
+        if self._verified.get(key) == stamp and meta_file.exists():
+            return True
+        try:
+            meta = json.loads(meta_file.read_text(encoding="utf-8"))
+            with open(audio, "rb") as fh:
+                digest = hashlib.file_digest(fh, "sha256").hexdigest()
+            if meta.get("key") != key or meta.get("sha256") != digest:
+                raise ValueError("entry does not verify")
+        except (OSError, ValueError):
+            self.discard(key)
+            return False
+        self._verified[key] = stamp
+        return True
+
     def put(self, key: str, samples: Float32Array, meta: Mapping[str, object]) -> None:
         """Store audio, then its sidecar (both atomic: an entry without a sidecar is ignored)."""
         audio = self.audio_path(key)

@@ -187,6 +187,25 @@ class SpeechRenderer:
                 return Rendered(samples, engine.name, key, False, index > 0, spoken, "; ".join(errors) or None)
         raise RenderError("không giọng đọc nào tạo được âm thanh — " + "; ".join(errors))
 
+    def prepare(self, text: str, *, offline: bool = False) -> bool:
+        """Make sure ``text`` is in the cache, as :meth:`render` would find it; True when the fallback.
+
+        The pre-render's path: an entry already cached is verified, never decoded, so preparing a
+        whole campaign does not pull ten minutes of audio through the heap.
+        """
+        spoken = self.spoken_text(text).strip()
+        for index, engine in enumerate(self.engines):
+            key = cache_key(spoken, engine.name, engine.options())
+            with self._key_lock(key):  # not while another thread writes this entry
+                found = bool(spoken) and self.cache.has(key)
+            if found:
+                self._count(engine.name, cached=True, fallback=index > 0)
+                return index > 0
+            if engine.online and (offline or self._breaker_open(engine.name)):
+                continue  # render() would skip it too
+            break  # this engine would synthesize: let render() do exactly that
+        return self.render(text, offline=offline).fallback
+
     def health(self) -> dict[str, dict[str, object]]:
         """Per engine: online?, last ok/failed (epoch seconds), last error, reachable guess."""
         now = self._clock()
