@@ -22,7 +22,7 @@ from contextlib import ExitStack
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
-from broadcaster.events import EventBus, PlayoutEvent
+from broadcaster.events import EventBus
 from broadcaster.layout import Layout
 from broadcaster.records import Source
 
@@ -76,7 +76,6 @@ class Station:
 
     ``outputs`` maps an output name to a sink spec (``None`` = default sound card, a device name
     or index, ``"null"``, ``"wav:DIR"``). With no outputs (``rehearse``) only the speech side opens.
-    ``on_event`` is deprecated: it is subscribed to every event of :attr:`events`; subscribe there.
     """
 
     def __init__(
@@ -85,7 +84,6 @@ class Station:
         *,
         outputs: dict[str, Any] | None = None,
         grace_seconds: float | None = None,
-        on_event: Callable[[PlayoutEvent], object] | None = None,
         on_alert: Callable[[str, str, str, dict[str, Any]], None] | None = None,
         render_workers: int = 2,
     ) -> None:
@@ -95,8 +93,6 @@ class Station:
         self.grace_seconds = grace_seconds if grace_seconds is not None else schedule.output.grace_minutes * 60
         #: what the players say happened to each broadcast (typed events, subscription by type)
         self.events = EventBus()
-        if on_event is not None:
-            self.events.subscribe(on_event)
         #: (kind, key, Vietnamese message, detail): dead air heard while a broadcast runs, and the like
         self._on_alert = on_alert
         self._render_workers = render_workers

@@ -384,3 +384,24 @@ def test_dead_air_and_not_heard_alerts_end_when_a_broadcast_is_heard_whole(tmp_p
         watch.close()
     bus.publish(_finished(DEAD))  # closed: unsubscribed, nothing raised any more
     assert watch.hub.active() == []
+
+
+def test_missed_and_held_broadcasts_are_counted_in_their_own_zone(tmp_path):
+    """Typed events carry the zone of every outcome (a missed one used to be counted as 'main')."""
+    from dataclasses import replace
+
+    from broadcaster.events import AiredRecord, BroadcastHeld, BroadcastMissed, EventBus
+    from broadcaster.records import Outcome
+
+    watch, bus = _watch(tmp_path), EventBus()
+    watch.attach(bus)
+    try:
+        record = AiredRecord(key="k", title="Bản tin", zone="thon-1")
+        bus.publish(BroadcastMissed(replace(record, outcome=Outcome.MISSED, error="trễ")))
+        bus.publish(BroadcastHeld(replace(record, outcome=Outcome.UNAPPROVED, error="chưa duyệt")))
+        body = watch.metrics.render()[0].decode()
+        assert 'loaxa_broadcasts_total{outcome="missed",zone="thon-1"} 1.0' in body
+        assert 'loaxa_broadcasts_total{outcome="unapproved",zone="thon-1"} 1.0' in body
+        assert watch.hub.active() == []
+    finally:
+        watch.close()

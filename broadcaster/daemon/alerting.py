@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from broadcaster.alerts import AlertConfig, AlertHub, disk_check
@@ -22,7 +22,6 @@ from broadcaster.events import (
     BroadcastHeld,
     BroadcastMissed,
     EventBus,
-    PlayoutEvent,
     Subscription,
 )
 from broadcaster.metrics import Metrics
@@ -94,22 +93,13 @@ class Watch:
         self.hub.close()
 
     # -- from the players -------------------------------------------------------------------
-    def _handlers(self) -> tuple[tuple[Callable[[Any], None], type[PlayoutEvent]], ...]:
-        return (
-            (self.broadcast_finished, BroadcastFinished),
-            (self.broadcast_missed, BroadcastMissed),
-            (self.broadcast_held, BroadcastHeld),
-        )
-
     def attach(self, bus: EventBus) -> None:
         """Subscribe to the players' events on ``bus`` (the station's); :meth:`close` unsubscribes."""
-        self._subscriptions += [bus.subscribe(handler, kind) for handler, kind in self._handlers()]
-
-    def on_player_event(self, event: PlayoutEvent) -> None:
-        """Deprecated: ``Station(on_event=watch.on_player_event)``; call ``watch.attach(station.events)``."""
-        for handler, kind in self._handlers():
-            if isinstance(event, kind):
-                handler(event)
+        self._subscriptions += [
+            bus.subscribe(self.broadcast_finished, BroadcastFinished),
+            bus.subscribe(self.broadcast_missed, BroadcastMissed),
+            bus.subscribe(self.broadcast_held, BroadcastHeld),
+        ]
 
     def broadcast_finished(self, event: BroadcastFinished) -> None:
         """Count it, alert on a broadcast not heard or with dead air, let the amplifier go off."""
