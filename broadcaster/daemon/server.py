@@ -48,7 +48,7 @@ class ApiServer:
         state_dir = self.state_dir
         token = state.ensure_token(state_dir)
         config = uvicorn.Config(
-            control_app(self.controller, token),
+            control_app(self.controller, token, console_in_background=True),
             host=self.host,
             port=self.port,
             log_level="warning",

@@ -42,7 +42,9 @@ def _walk(routes: list, prefix: str = "") -> list[tuple[str, set[str]]]:
     found: list[tuple[str, set[str]]] = []
     for route in routes:
         nested = getattr(route, "original_router", None)
-        if nested is not None:
+        if hasattr(route, "build"):  # the console's own app behind one route (daemon/web.py)
+            found += _walk(route.routes, prefix)
+        elif nested is not None:
             found += _walk(nested.routes, prefix + getattr(route.include_context, "prefix", ""))
         elif getattr(route, "methods", None) and hasattr(route, "endpoint"):
             found.append((prefix + route.path, set(route.methods)))
