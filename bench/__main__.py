@@ -89,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
             fig = {"id": name, "title": name, "rows": [], "error": f"{type(exc).__name__}: {str(exc)[:300]}"}
         fig["seconds"] = round(time.time() - t0, 1)
+        fig["measured_at"] = datetime.now(UTC).astimezone().isoformat(timespec="seconds")
         fig["loadavg_after"] = [round(x, 2) for x in __import__("os").getloadavg()]
         figures.append(fig)
         _print(fig)
@@ -112,12 +113,18 @@ def main(argv: list[str] | None = None) -> int:
         "noise": noise,
         "figures": figures,
     }
-    if not args.no_write:
-        from bench import report
+    from bench import compare, report
 
-        if args.only:
-            results = _merge(results)
-        report.write(results)
+    merged = _merge(results) if args.only else results
+    results["regressions"] = compare.regressions(results, compare.committed(report.RESULTS))
+    if results["regressions"]:
+        print("\nREGRESSIONS (more than 20 % worse than the committed results):")
+        for line in compare.lines(results["regressions"]):
+            print(f"  {line}")
+    merged["regressions"] = results["regressions"]
+    if not args.no_write:
+
+        report.write(merged)
         print(f"\nWrote {report.RESULTS.relative_to(common.REPO)} and {report.DOCS.relative_to(common.REPO)}")
     return 1 if any(f.get("error") for f in figures) else 0
 

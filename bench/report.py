@@ -107,6 +107,11 @@ def markdown(results: dict) -> str:
     ]
     if results.get("noise"):
         lines += [f"> Noise: {results['noise']}", ""]
+    if results.get("regressions"):
+        from bench.compare import lines as regression_lines
+
+        lines += ["## Regressions (more than 20 % worse than the previous committed run)", ""]
+        lines += [f"- {text}" for text in regression_lines(results["regressions"])] + [""]
     lines += ["## Targets", "", "| Figure | Measure | Target | Result | Verdict |", "|---|---|---|---|---|"]
     for fig in results["figures"]:
         if fig.get("error"):
