@@ -224,7 +224,7 @@ def test_the_add_user_button_can_be_pressed_on_a_phone(station: Daemon, chromium
 
 
 def test_each_audited_action_reads_as_a_sentence() -> None:
-    from broadcaster.console.people import describe_entry
+    from broadcaster.console.audit_text import describe_entry
 
     diff = [
         "--- trước",
@@ -311,6 +311,8 @@ def test_each_audited_action_reads_as_a_sentence() -> None:
     )
     assert describe_entry("user_change", {"user": "hoa", "change": "khoá"})["summary"] == "Người dùng 'hoa': khoá"
     assert describe_entry("login", None)["summary"] == ""
+    cut = describe_entry("audit_mismatch", {"reason": "mốc ghi 9 dòng nhưng tệp chỉ còn 7", "file_lines": 7})
+    assert cut["summary"].startswith("CẢNH BÁO: nhật ký thao tác không khớp mốc — mốc ghi 9 dòng")
     assert "hunter2" not in describe_entry("future_action", {"password": "hunter2", "zone": "a"})["summary"]
 
 
