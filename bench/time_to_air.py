@@ -23,13 +23,55 @@ from bench.common import (
     summary,
 )
 
-TARGET_CHIME_MS = 300.0
+TARGET_CHIME_MS = 100.0  # issue 28's goal (issue 9 asked ≤ 300 ms)
+TARGET_FIRST_MS = 300.0  # the first one after a start, while the daemon still pre-renders
 _NUMBERS = ["một", "hai", "ba", "bốn", "năm", "sáu", "bảy", "tám", "chín", "mười"]
 
 
 def _text(i: int) -> str:
     a, b = _NUMBERS[i % 10], _NUMBERS[(i // 10) % 10]
     return f"Kính thưa bà con, đây là thông báo thử nghiệm {b} {a} của đài truyền thanh xã. Xin cảm ơn."
+
+
+def first_after_start(pa: pulse.PulseServer, chime_lead: float, runs: int) -> tuple[list[float], int]:
+    """``say`` right after each fresh start ('sẵn sàng'), while the daemon still pre-renders.
+
+    The project is the shipped campaign's scripts (a real pre-render to do, cache warm after the
+    first start) with the default voices (the online one fails here: no Internet), as an
+    operator's first announcement of the day meets it.
+    """
+    from bench.footprint import make_project
+
+    chime_ms: list[float] = []
+    failures = 0
+    with tempfile.TemporaryDirectory(prefix="bench-first-say-") as tmp:
+        project = make_project(Path(tmp))
+        project.voice = "gtts, espeak"
+        project.save()
+        warm = TimedDaemon(project, pa.env).start(timeout=60)
+        warm.wait_for("Đã chuẩn bị sẵn giọng đọc", timeout=120)
+        warm.terminate()
+        for i in range(runs):
+            daemon = TimedDaemon(project, pa.env).start(timeout=60)
+            try:
+                rec = pa.record()
+                time.sleep(0.2)  # the recorder running; the daemon is pre-rendering
+                mark = len(daemon.lines)
+                t_cmd = time.time()
+                r = daemon.cli("say", _text(100 + i))
+                if r.returncode != 0:
+                    failures += 1
+                    continue
+                daemon.wait_for("KẾT THÚC adhoc:", timeout=60, start=mark)
+                recording = rec.stop()
+            finally:
+                daemon.terminate()
+            onset = first_loud(recording.samples, recording.rate, start_s=t_cmd - recording.t0_wall)
+            if onset is None:
+                failures += 1
+                continue
+            chime_ms.append((recording.t0_wall + onset - t_cmd) * 1000)
+    return chime_ms, failures
 
 
 def run(pa: pulse.PulseServer, quick: bool = False) -> dict:
@@ -95,6 +137,9 @@ def run(pa: pulse.PulseServer, quick: bool = False) -> dict:
             speech_ms.append((t0 + speech - t_cmd) * 1000)
             gap_ms.append((speech - chime_start - chime_len) * 1000)
             inserted_ms.append(gap_ms[-1] - voice_lead[i] * 1000)
+    log(f"  time to air: the first 'say' after a start, {2 if quick else 6} starts")
+    first_ms, first_failures = first_after_start(pa, chime_lead, 2 if quick else 6)
+    failures += first_failures
     played = sum(r["status"] == "played" for r in rows)
     engines = sorted({e for r in rows for e in __import__("json").loads(r["engines"] or "{}").values()})
     s_chime = summary(chime_ms)
@@ -118,6 +163,13 @@ def run(pa: pulse.PulseServer, quick: bool = False) -> dict:
         "title": "2. Ad-hoc time to air (`broadcaster say` → sink)",
         "rows": [
             row("say → chime onset", "ms", s_chime, target=f"≤ {TARGET_CHIME_MS:g} ms", met=met),
+            row(
+                "first say after a start (pre-render still running) → chime onset",
+                "ms",
+                summary(first_ms),
+                target=f"≤ {TARGET_FIRST_MS:g} ms",
+                met=bool(first_ms) and summary(first_ms)["p99"] - MONITOR_BIAS_MS <= TARGET_FIRST_MS,
+            ),
             row("say → speech onset", "ms", summary(speech_ms)),
             row("pause between chime end and speech onset", "ms", summary(gap_ms)),
             row("of which inserted by the player (pause − voice's leading silence)", "ms", summary(inserted_ms)),

@@ -13,6 +13,7 @@ components; no caller reaches past that contract.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Sequence
@@ -42,6 +43,9 @@ if TYPE_CHECKING:
     from broadcaster.speech.render import SpeechRenderer
 
 log = logging.getLogger("broadcaster.daemon")
+
+#: the background pre-render's nice value: below announcements and playout, above nothing else
+PRERENDER_NICE = 10
 
 
 class StartError(Exception):
@@ -107,7 +111,7 @@ class Daemon:
             )
         )
         self.watch.attach(self.station.events)
-        single.hold_cards(stack, self.station.players.values())
+        single.hold_cards(stack, self.station.players.values(), self.station.layout.state_dir)
         assert self.station.asrun is not None  # a station with outputs has its log
         recovered = self.station.asrun.recover()
         if recovered:
@@ -209,7 +213,17 @@ class Daemon:
 
     def _prerender_in_background(self) -> None:
         schedule = self.holder.current
-        threading.Thread(target=self.station.prerender, args=(schedule,), name="prerender", daemon=True).start()
+
+        def prerender() -> None:
+            # Lower this thread's CPU priority (Linux: per thread; the espeak-ng it starts inherits
+            # it): an announcement made while the start-up pre-render runs must not wait on it.
+            try:
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), PRERENDER_NICE)
+            except (OSError, AttributeError):
+                pass
+            self.station.prerender(schedule)
+
+        threading.Thread(target=prerender, name="prerender", daemon=True).start()
 
     # -- the control contract ---------------------------------------------------------
     @property
@@ -244,8 +258,13 @@ class Daemon:
     def cancel(self, request_id: int, actor: Actor) -> dict[str, Any] | None:
         return self.announcements.cancel(request_id, actor)
 
-    def receiver_heartbeat(self, body: dict[str, Any], address: str | None = None) -> dict[str, Any]:
-        return self.receiving.heartbeat(body, address)
+    def receiver_heartbeat(
+        self, body: dict[str, Any], address: str | None = None, receiver: str | None = None
+    ) -> dict[str, Any]:
+        return self.receiving.heartbeat(body, address, receiver)
+
+    def receiver_for_token(self, token: str) -> str | None:
+        return self.receiving.receiver_for_token(token)
 
     def metrics_text(self) -> tuple[bytes, str]:
         """Prometheus' text format (``GET /metrics``)."""

@@ -23,6 +23,8 @@ from typing import Any
 from broadcaster import fmt
 
 STATION_LOCK = "daemon.lock"
+#: what tells one sound server from another on the same machine
+SOUND_SERVER_ENV = ("PULSE_SERVER", "PULSE_RUNTIME_PATH", "PIPEWIRE_REMOTE", "XDG_RUNTIME_DIR")
 
 
 class AlreadyRunning(Exception):
@@ -41,15 +43,17 @@ def hold_station(stack: ExitStack, state_dir: Path) -> None:
         )
 
 
-def hold_cards(stack: ExitStack, players: Iterable[Any]) -> None:
+def hold_cards(stack: ExitStack, players: Iterable[Any], state_dir: Path) -> None:
     """Lock every sound card this station plays on, machine-wide (per sound server)."""
     for player in players:
         out = player.sink.describe()
         if out.get("kind") != "sounddevice" or out.get("index") is None:
             continue  # a practice output, a stream, or a card not found yet: nothing to share
         card = str(out.get("name") or out.get("device"))
-        path = _card_dir() / f"card-{hashlib.sha256(card.encode()).hexdigest()[:16]}.lock"
-        holder = _lock(stack, path, {"card": card, "zone": player.zone})
+        # the same card name on another sound server (PulseAudio/PipeWire instance) is another card
+        server = "|".join(os.environ.get(k, "") for k in SOUND_SERVER_ENV)
+        digest = hashlib.sha256(f"{server}|{card}".encode()).hexdigest()[:16]
+        holder = _lock(stack, _card_dir() / f"card-{digest}.lock", {"card": card, "state": str(state_dir)})
         if holder is not None:
             raise AlreadyRunning(
                 f"Card âm thanh '{card}' đang được một Loa xã khác dùng ({_who(holder)}, đài {holder.get('state')}): "

@@ -10,6 +10,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import time
 import urllib.request
 from datetime import timedelta
@@ -102,8 +104,6 @@ def test_adding_zones_and_restarting_does_not_air_again_what_already_aired(tmp_p
 
 
 def test_a_second_run_on_the_same_station_is_refused(tmp_path):
-    import subprocess
-
     project = Project(tmp_path)
     project.save()
     first = Daemon(project, {}, output="null").start()
@@ -118,5 +118,26 @@ def test_a_second_run_on_the_same_station_is_refused(tmp_path):
         assert "ĐANG CHẠY" in second.stderr and "Traceback" not in second.stderr, second.stderr
         code, _ = first.api("GET", "/api/status")
         assert code == 200, "the first station keeps running"
+    finally:
+        first.terminate()
+
+
+@pytest.mark.audio
+def test_a_second_station_on_the_same_sound_card_is_refused(tmp_path, pulse_server):
+    first_project, second_project = Project(tmp_path / "a"), Project(tmp_path / "b")
+    first_project.save()
+    second_project.save()
+    first = Daemon(first_project, pulse_server.env).start()
+    try:
+        second = subprocess.run(
+            [*BROADCASTER, "run", "--schedule", str(second_project.schedule_path), "--port", "0"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, **pulse_server.env},
+        )
+        assert second.returncode != 0
+        assert "Card âm thanh" in second.stderr and "đang được một Loa xã khác dùng" in second.stderr, second.stderr
+        assert str(first_project.root / "state") in second.stderr, "it names the station that holds the card"
     finally:
         first.terminate()
