@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from broadcaster import fmt
 from broadcaster.daemon import state, zones
-from broadcaster.playout.player import Player, Request
+from broadcaster.playout.player import Request
 from broadcaster.records import SETTLED_OUTCOMES, Outcome
 from broadcaster.schedule.model import Broadcast, Schedule
 from broadcaster.schedule.plan import plan_broadcasts
@@ -61,7 +61,7 @@ def catch_up(schedule: Schedule, station: Station, request_for: Callable[[Broadc
                 player.submit(req)
             elif (b.key, player.zone) not in interrupted:
                 reason = f"phần mềm không chạy lúc đến giờ (trễ {fmt.duration(late)} khi khởi động lại)"
-                asrun.record(**Player.row_fields(req, player.zone), status=Outcome.MISSED, error=reason)
+                asrun.record(req.as_record(player.zone, Outcome.MISSED, error=reason))
                 log.warning("BỎ LỠ %s: %s", b.key, reason)
     return past
 

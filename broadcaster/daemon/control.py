@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from broadcaster.adhoc import AdhocRefused, adhoc_action, adhoc_detail, make_request
@@ -61,7 +62,9 @@ class Announcements:
         if held is not None:
             self._log_unapproved(req, held)
             raise ControlError(403, f"Chưa phát: {held}. Người duyệt xem bằng 'broadcaster approve --pending'.")
-        self.audit.record(actor, adhoc_action(req), adhoc_detail(req))
+        # the station token's holder may say on whose behalf it asks (`say --by`, the API's `by`)
+        requester = replace(actor, name=req.by) if actor.role == "token" and req.by else actor
+        self.audit.record(requester, adhoc_action(req), adhoc_detail(req))
         chosen = zones.targets(self._station.players, req.zones)
         busy = any(p.now_playing() for p in chosen)
         zones.submit(self._station.players, req)
@@ -91,7 +94,7 @@ class Announcements:
 
     def _log_unapproved(self, req: Request, reason: str) -> None:
         assert self._station.asrun is not None
-        self._station.asrun.record(**Player.row_fields(req), status=Outcome.UNAPPROVED, error=reason)
+        self._station.asrun.record(req.as_record(None, Outcome.UNAPPROVED, error=reason))
         log.warning("CHƯA DUYỆT %s: %s", req.key, reason)
 
     def cut(self, actor: Actor, requested: Sequence[str] | None = None) -> Stopped:
