@@ -24,6 +24,8 @@ ASRUN_FILE = "asrun.sqlite3"
 TOKEN_FILE = "api-token"
 DAEMON_FILE = "daemon.json"
 ALIVE_FILE = "alive"
+AUDIT_KEY_FILE = "audit-key"
+AUDIT_ANCHOR_FILE = "audit-anchor"
 
 #: a script's name (``scripts_vi/<name>.txt``): letters, digits, ``-`` and ``_``, no path
 SCRIPT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
@@ -140,8 +142,23 @@ class Layout:
         return self.state_dir / "approvals.sqlite3"
 
     @property
+    def receivers_file(self) -> Path:
+        """The registered receiver boxes and the SHA-256 of each one's own token (0600)."""
+        return self.state_dir / "receivers.json"
+
+    @property
     def audit_log(self) -> Path:
         return self.state_dir / "audit.jsonl"
+
+    @property
+    def audit_key(self) -> Path:
+        """The audit trail's HMAC key (0600), kept apart from the log: see ``broadcaster/audit.py``."""
+        return self.state_dir / AUDIT_KEY_FILE
+
+    @property
+    def audit_anchor(self) -> Path:
+        """The audit trail's anchor (0600): line count and last line's MAC, rewritten at every append."""
+        return self.state_dir / AUDIT_ANCHOR_FILE
 
     @property
     def schedule_versions_dir(self) -> Path:

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from datetime import date, tzinfo
+from pathlib import Path
 from typing import Any
 
 from broadcaster import fmt, ui
@@ -14,12 +15,19 @@ HELP = "xem nhật ký thao tác (ai đã làm gì, lúc nào, từ đâu) hoặ
 
 _EPILOG = """\
 Mỗi thao tác (phát ngay, dừng, sửa lịch, duyệt, đăng nhập…) được ghi thêm vào tệp
-audit.jsonl trong thư mục trạng thái. Mỗi dòng mang mã băm của dòng trước nên sửa, xoá
-hoặc chèn một dòng đều bị phát hiện: 'broadcaster audit --verify' báo dòng đầu tiên hỏng
-và trả mã lỗi 1.
+audit.jsonl trong thư mục trạng thái. Mỗi dòng mang mã băm của dòng trước và một mã xác
+thực tính bằng khóa riêng (tệp audit-key), còn tệp mốc audit-anchor giữ số dòng và mã của
+dòng cuối. 'broadcaster audit --verify' báo dòng bị sửa, xoá hoặc chèn, các dòng cuối bị
+xoá, tệp bị cắt hay bị xoá, mốc bị mất, và chuỗi bị viết lại không có khóa; có vấn đề thì
+trả mã lỗi 1.
+
+Người có quyền root lấy được cả khóa thì vẫn viết lại được tất cả. Hãy giữ một bản sao
+tệp audit-anchor ở nơi khác (bản sao lưu, USB) và kiểm tra với --anchor BẢN_SAO: nhật
+ký bị quay lui về trước bản sao đó sẽ bị phát hiện.
 
 Ví dụ: broadcaster audit --from 17/4/2026 --to 26/4/2026
        broadcaster audit --verify
+       broadcaster audit --verify --anchor /media/usb/audit-anchor
 """
 
 
@@ -28,7 +36,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = _EPILOG
     ui.add_schedule_argument(parser)
     parser.add_argument(
-        "--verify", action="store_true", help="kiểm tra chuỗi mã băm: báo dòng bị sửa/xoá/chèn (mã lỗi 1 nếu có)"
+        "--verify",
+        action="store_true",
+        help="kiểm tra chuỗi mã băm, mã xác thực và mốc: báo dòng bị sửa/xoá/chèn, tệp bị cắt (mã lỗi 1 nếu có)",
+    )
+    parser.add_argument(
+        "--anchor",
+        metavar="BẢN_SAO",
+        type=Path,
+        default=None,
+        help="với --verify: so thêm với một bản sao tệp audit-anchor giữ ở nơi khác (phát hiện nhật ký bị quay lui)",
     )
     parser.add_argument("--from", dest="date_from", metavar="NGÀY", default=None, help=f"từ ngày ({fmt.DAY_FORMS})")
     parser.add_argument("--to", dest="date_to", metavar="NGÀY", default=None, help="đến ngày, tính cả ngày này")
@@ -43,24 +60,39 @@ def _detail_text(detail: Any) -> str:
     return str(detail)
 
 
-def _verify(path: Any) -> int:
-    from broadcaster.audit import verify
+def _verify(path: Path, copy: Path | None) -> int:
+    from broadcaster.audit import anchor_path, check, key_path
 
-    if not path.is_file():
+    if copy is None and not any(p.exists() for p in (path, anchor_path(path), key_path(path))):
         ui.info(f"Chưa có nhật ký thao tác ở '{path}': chưa có gì để kiểm tra.")
         return 0
-    problems = verify(path)
-    if problems:
-        print(f"Nhật ký thao tác '{path}' ĐÃ BỊ THAY ĐỔI — {len(problems)} vấn đề:", file=sys.stderr)
-        for p in problems:
+    v = check(path, copy)
+    if v.problems:
+        print(f"Nhật ký thao tác '{path}' ĐÃ BỊ THAY ĐỔI — {len(v.problems)} vấn đề:", file=sys.stderr)
+        for p in v.problems:
             print(f"  {p}", file=sys.stderr)
-        return ui.error(
-            f"chuỗi mã băm hỏng từ {problems[0].split(':')[0]}.",
-            "Giữ nguyên tệp này làm bằng chứng và báo cho lãnh đạo xã / người phụ trách kỹ thuật.",
+        first = v.problems[0]
+        what = (
+            f"chuỗi mã băm hỏng từ {first.split(':')[0].split('–')[0]}."
+            if first.startswith("dòng ")
+            else "nhật ký thao tác bị cắt, bị xoá hoặc mốc/khóa bị thay (xem các dòng trên)."
         )
-    with open(path, "rb") as fh:
-        count = sum(1 for _ in fh)
-    print(f"Nhật ký thao tác nguyên vẹn: {count} thao tác, chuỗi mã băm khớp từ đầu đến cuối.")
+        return ui.error(
+            what,
+            f"Giữ nguyên các tệp {path.name}, {anchor_path(path).name}, {key_path(path).name} làm bằng chứng "
+            "(chép sang USB) và báo cho lãnh đạo xã / người phụ trách kỹ thuật.",
+        )
+    before = f" ({v.unkeyed} dòng trước khi có khóa: chỉ kiểm được bằng chuỗi mã băm)" if v.unkeyed else ""
+    print(f"Nhật ký thao tác nguyên vẹn: {v.lines} thao tác{before}, chuỗi mã băm và mã xác thực khớp từ đầu đến cuối.")
+    if copy is not None:
+        print(f"Khớp bản sao mốc '{copy}': nhật ký không bị quay lui về trước bản sao đó.")
+    if v.anchor is not None:
+        print(
+            f"Mốc: {v.anchor.lines} dòng, mã dòng cuối {v.anchor.last_mac[:16]}…. Giữ một bản sao tệp "
+            f"'{anchor_path(path)}' ở nơi khác rồi kiểm tra với --anchor BẢN_SAO."
+        )
+    elif v.lines:
+        print("Chưa có khóa và mốc: lần ghi thao tác tiếp theo sẽ tạo (audit-key, audit-anchor).")
     return 0
 
 
@@ -100,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
     ctx = load_context(ui.schedule_path(args))
     path = audit_path(ctx.state_dir)
     if args.verify:
-        return _verify(path)
+        return _verify(path, args.anchor)
     try:
         start = fmt.parse_day(args.date_from) if args.date_from else None
         end = fmt.parse_day(args.date_to) if args.date_to else None
