@@ -35,7 +35,7 @@ __all__ = [
     "MONITOR_BIAS_MS",
 ]
 
-#: how early a recording places a sample (tests/pulse.py ``Recording``): 0…5 ms, measured −4.8 ms
+#: how early a recording places a sample (tests/support/pulse.py ``Recording``): 0…5 ms, measured −4.8 ms
 MONITOR_BIAS_MS = -4.8
 ONSET_DBFS = -40.0
 

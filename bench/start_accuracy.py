@@ -78,7 +78,7 @@ def run(pa: pulse.PulseServer, quick: bool = False) -> dict:
         f"{n} broadcasts {SPACING_S} s apart, 0.6 s tone each, no chime, real daemon → PortAudio → "
         "PulseAudio null sink; onset = first sample above −40 dBFS in the monitor recording.",
         f"The recording places samples 0…5 ms early (measured {MONITOR_BIAS_MS:+.1f} ms steady, "
-        "tests/pulse.py `Recording`); 'corrected' adds 4.8 ms back. The target is judged on both.",
+        "tests/support/pulse.py `Recording`); 'corrected' adds 4.8 ms back. The target is judged on both.",
     ]
     if missing:
         notes.append(f"No onset / not played for: {', '.join(missing)} (counted as a miss).")

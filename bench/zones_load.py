@@ -304,7 +304,7 @@ class Tap:
 
 
 def add_null_sink(pa: Any, name: str) -> subprocess.Popen[bytes]:
-    """A second null sink on ``pa`` (tests/pulse.py PulseServer), pinned to 5 ms blocks like the first
+    """A second null sink on ``pa`` (tests/support/pulse.py PulseServer), pinned to 5 ms blocks like the first
     by a monitor reader (its keeper, returned: kill it when done) and restarted at "now"."""
     pa.load_module("module-null-sink", f"sink_name={name}", f"rate={pa.rate}", "channels=2")
     keeper = subprocess.Popen(

@@ -5,7 +5,7 @@ plugin, PulseAudio/PipeWire queue the stream again and may grow that queue after
 (issue 16: +52 ms at the sink while the DAC estimate said +0). The monitor source carries what
 the sink actually rendered, so recording it with ``parec`` around the start and finding the
 programme's first loud sample gives a start time the log can stand behind. Samples are mapped
-to wall time like ``tests/pulse.py`` does (lower envelope of chunk arrival times); the monitor
+to wall time like ``tests/support/pulse.py`` does (lower envelope of chunk arrival times); the monitor
 shows a block when the sink renders it, i.e. at most one monitor block (10 ms) before a
 loudspeaker on that sink would — the figures in ``bench`` quantify that bias.
 """

@@ -9,11 +9,11 @@ Two paths:
 Wall time: every chunk is stamped on arrival, and ``arrival - samples_so_far / rate`` is an
 upper bound of when sample 0 was captured; the smallest such value over the whole recording
 (the lower envelope) removes the delivery delay down to about one scheduler wake-up, as
-``tests/pulse.py`` and :mod:`broadcaster.playout.monitor` do. A sink's monitor shows a block when
+``tests/support/pulse.py`` and :mod:`broadcaster.playout.monitor` do. A sink's monitor shows a block when
 the sink renders it, i.e. up to one server block (5–10 ms) *before* a loudspeaker would play
 it, so a delay measured on a monitor source reads up to that much early; on a line-in or a
 microphone the capture path's own buffering is removed the same way. ``tests/proof`` checks
-the mapping against the test recorder of ``tests/pulse.py`` on the same source (within 5 ms).
+the mapping against the test recorder of ``tests/support/pulse.py`` on the same source (within 5 ms).
 """
 
 from __future__ import annotations
