@@ -22,6 +22,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("rehearse", "rehearse"),
     ("run", "run"),
     ("receive", "receive"),
+    ("receiver", "receiver"),
     ("say", "say"),
     ("play", "play"),
     ("status", "status"),

@@ -40,9 +40,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--station", metavar="ĐỊA_CHỈ", help="địa chỉ trạm để báo tình trạng máy thu (không bắt buộc)")
     parser.add_argument(
         "--token-file",
-        type=Path,
         metavar="TỆP",
-        help=f"tệp chứa mã truy cập của trạm (mặc định: biến môi trường {TOKEN_ENV})",
+        default="",
+        help="tệp (quyền 600) chứa mã riêng của máy thu này, in ra bởi 'broadcaster receiver add' trên trạm "
+        f"(để trống: biến môi trường {TOKEN_ENV}, cách cũ)",
     )
     parser.add_argument("--name", metavar="TÊN", help="tên máy thu hiện trên trạm (mặc định: tên máy)")
     parser.add_argument(
@@ -82,13 +83,15 @@ def _check_numbers(args: argparse.Namespace) -> str | None:
 
 
 def _token(args: argparse.Namespace) -> tuple[str | None, str | None]:
-    """(token, error message)."""
-    if args.token_file is not None:
+    """(token, error message): the 0600 ``--token-file`` (an empty value, as systemd passes an unset
+    variable, means none), else the environment variable of older installs."""
+    if args.token_file.strip():
+        from broadcaster.receivers import ReceiverStoreError, read_token_file
+
         try:
-            token = args.token_file.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            return None, f"không đọc được tệp mã truy cập '{args.token_file}' ({exc.strerror or exc})."
-        return (token, None) if token else (None, f"tệp mã truy cập '{args.token_file}' đang trống.")
+            return read_token_file(Path(args.token_file.strip())), None
+        except ReceiverStoreError as exc:
+            return None, str(exc)
     token = os.environ.get(TOKEN_ENV, "").strip()
     if not token:
         return None, f"có --station nhưng thiếu mã truy cập: dùng --token-file TỆP hoặc biến môi trường {TOKEN_ENV}."
@@ -139,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
         return _bad(exc.message)
     token, why = _token(args) if args.station else (None, None)
     if why:
-        return _bad(why, "Lấy mã truy cập trên trạm rồi ghi vào tệp, ví dụ /etc/loa-xa/receiver.env.")
+        return _bad(why, "Trên trạm: broadcaster receiver add TÊN --zone VÙNG; ghi mã vào /etc/loa-xa/receiver-token.")
     _log_to_stderr()
     try:
         sink = open_sink(args.output)

@@ -1,7 +1,10 @@
 """Control API: HTTP + JSON on loopback, bearer token, Vietnamese errors, never a 500.
 
 The API only validates and forwards to the daemon's controller; the playout worker stays
-the only thing that touches the sound card. OpenAPI is served at ``/openapi.json``.
+the only thing that touches the sound card. The station's token (``state/api-token``) opens
+every route; a receiver's own token (``broadcaster receiver add``) only its heartbeat. The
+OpenAPI description is at ``/openapi.json``, with the station's token; no Swagger UI page
+is served (it would load its script from the Internet).
 """
 
 from __future__ import annotations
@@ -9,13 +12,13 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from broadcaster.contract import Accepted, Actor, Announcement, ControlError, Controller, Stopped, StopRequest
@@ -36,20 +39,73 @@ ApiError = ControlError
 TOKEN_ACTOR = "người vận hành"
 
 
-class Heartbeat(BaseModel):
-    """What a receiver box (``broadcaster receive``) reports every few seconds."""
+def _clipped(limit: int) -> BeforeValidator:
+    """Free text from a box is cut to ``limit`` characters, never refused (a long error must not lose the box)."""
+    return BeforeValidator(lambda v: v[:limit] if isinstance(v, str) else v)
 
-    model_config = ConfigDict(extra="allow")
+
+Text40 = Annotated[str, _clipped(40)]
+Text200 = Annotated[str, _clipped(200)]
+Text500 = Annotated[str, _clipped(500)]
+Text1000 = Annotated[str, _clipped(1000)]
+
+#: proofs in one heartbeat (a receiver keeps and sends its newest 20: ``proof/stream.py`` KEEP_RESULTS)
+MAX_PROOFS = 32
+#: dead-air spans in one proof (a piece is 60 s and a span at least ~3 s)
+MAX_DEAD_AIR = 40
+
+
+class DeadAirSpan(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    at_s: float
+    seconds: float
+    kind: Text40 = "silence"
+
+
+class ProofPiece(BaseModel):
+    """One result of a receiver's monitor, as ``StreamProver`` sends it (``Proof.to_dict()`` and its piece)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    started_at: str = Field(..., max_length=40, description="Giờ bắt đầu của đoạn phát (ISO 8601)")
+    seconds: float | None = None
+    piece: int = Field(0, ge=0, le=100_000)
+    heard: bool | None = None
+    delay_ms: float | None = None
+    level_db: float | None = None
+    dead_air: list[DeadAirSpan] = Field(default_factory=list, max_length=MAX_DEAD_AIR)
+    confidence: float | None = None
+    method: Text200 | None = None
+    note: Text1000 | None = None
+
+
+class MonitorState(BaseModel):
+    """The receiver's own monitor (``StreamProver.describe()``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    method: Text200 | None = None
+    recording: bool = False
+    error: Text500 | None = None
+
+
+class Heartbeat(BaseModel):
+    """What a receiver box (``broadcaster receive``, ``Receiver.snapshot()``) reports every few seconds."""
+
+    model_config = ConfigDict(extra="forbid")
 
     receiver: str = Field(..., max_length=80, description="Tên máy thu (mặc định: tên máy)")
     url: str = Field(..., max_length=300, description="Địa chỉ điểm phát Icecast máy thu đang nghe")
     state: Literal["playing", "connecting", "down"] = "playing"
     buffer_ms: float | None = None
-    last_error: str | None = Field(None, max_length=500)
-    connected_since: str | None = None
+    last_error: Text500 | None = None
+    connected_since: Text40 | None = None
     bytes_received: int | None = None
     reconnects: int | None = None
-    sent_at: str | None = None
+    sent_at: Text40 | None = None
+    monitor: MonitorState | None = None
+    proofs: list[ProofPiece] = Field(default_factory=list, max_length=MAX_PROOFS)
 
 
 class ErrorBody(BaseModel):
@@ -113,11 +169,21 @@ def create_app(controller: Controller, token: str, rate_limit: RateLimit | None 
         title="Loa xã — API điều khiển",
         version="1",
         description="Điều khiển phần mềm phát thanh Loa xã đang chạy: phát ngay, dừng, trạng thái. "
-        "Mọi yêu cầu cần tiêu đề 'Authorization: Bearer <mã trong state/api-token>'.",
+        "Mọi yêu cầu cần tiêu đề 'Authorization: Bearer <mã trong state/api-token>'; "
+        "máy thu dùng mã riêng (broadcaster receiver add), chỉ để báo tình trạng.",
+        openapi_url=None,  # served below, behind the token
+        docs_url=None,
+        redoc_url=None,
     )
     expected = token.encode()
     _install_error_handlers(app)
-    _add_routes(app, controller, _bearer_check(expected))
+    _add_routes(app, controller, _bearer_check(expected, controller))
+    _add_heartbeat(app, controller, expected)
+
+    @app.get("/openapi.json", include_in_schema=False, dependencies=[Depends(_bearer_check(expected, controller))])
+    def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
     app.add_middleware(_BodyLimit, limit=MAX_BODY_BYTES)
     # outermost: a runaway client is turned away before any parsing or authentication work
     limit = rate_limit or RateLimit()
@@ -172,24 +238,52 @@ def _add_routes(app: FastAPI, controller: Controller, authorised: Callable[..., 
         body, content_type = controller.metrics_text()
         return Response(body, media_type=content_type)
 
-    @app.post(
-        "/api/receivers/heartbeat", dependencies=guarded, responses=ERRORS, summary="Cụm loa (máy thu) báo tình trạng"
-    )
-    def receiver_heartbeat(body: Heartbeat, request: Request) -> dict:
+
+def _add_heartbeat(app: FastAPI, controller: Controller, expected: bytes) -> None:
+    """The receivers' route: the station's token, or a receiver's own token (for its name and zone only)."""
+    bearer = HTTPBearer(auto_error=False)
+
+    def sender(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> str | None:
+        """The registered receiver whose token came (None: the station's token); 401 for any other."""
+        given = creds.credentials if creds else ""
+        if secrets.compare_digest(given.encode(), expected):
+            return None
+        name = controller.receiver_for_token(given) if given else None
+        if name is None:
+            raise ApiError(
+                401,
+                "Thiếu hoặc sai mã truy cập của máy thu. Trên trạm chạy 'broadcaster receiver add TÊN --zone VÙNG', "
+                "ghi mã vào tệp trên máy thu và dùng --token-file.",
+            )
+        return name
+
+    @app.post("/api/receivers/heartbeat", responses=ERRORS, summary="Cụm loa (máy thu) báo tình trạng")
+    def receiver_heartbeat(body: Heartbeat, request: Request, receiver: str | None = Depends(sender)) -> dict:
         address = request.client.host if request.client else None
-        return controller.receiver_heartbeat(body.model_dump(), address)
+        return controller.receiver_heartbeat(body.model_dump(), address, receiver)
 
 
-def _bearer_check(expected: bytes) -> Callable[..., None]:
-    """The dependency every route uses: the state folder's token, compared in constant time."""
+def _bearer_check(expected: bytes, controller: Controller) -> Callable[..., None]:
+    """The dependency every other route uses: the state folder's token, compared in constant time.
+
+    A receiver's own token is refused here (403: it is good only for the receiver's heartbeat).
+    """
     bearer = HTTPBearer(auto_error=False)
 
     def authorised(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
-        given = (creds.credentials if creds else "").encode()
-        if not secrets.compare_digest(given, expected):
+        given = creds.credentials if creds else ""
+        if secrets.compare_digest(given.encode(), expected):
+            return
+        receiver = controller.receiver_for_token(given) if given else None
+        if receiver is not None:
             raise ApiError(
-                401, "Thiếu hoặc sai mã truy cập. Dùng lệnh 'broadcaster' trên máy này (mã nằm trong state/api-token)."
+                403,
+                f"Mã này là mã riêng của máy thu '{receiver}': chỉ dùng để máy thu báo tình trạng, "
+                "không điều khiển được trạm. Dùng lệnh 'broadcaster' trên máy trạm.",
             )
+        raise ApiError(
+            401, "Thiếu hoặc sai mã truy cập. Dùng lệnh 'broadcaster' trên máy này (mã nằm trong state/api-token)."
+        )
 
     return authorised
 

@@ -6,14 +6,17 @@ broadcast for several zones is the same :class:`Request` submitted to each zone'
 as-run log gets one row per zone.
 
 Receivers (``broadcaster receive`` on the box at a cluster) post a heartbeat every few seconds;
-a receiver not heard from for :data:`RECEIVER_TIMEOUT_S` is shown "mất kết nối".
+a receiver not heard from for :data:`RECEIVER_TIMEOUT_S` is shown "mất kết nối". What is kept
+is bounded: once receivers are registered (``broadcaster receiver add``) only they are kept,
+before that at most :data:`MAX_UNREGISTERED` names; merged proofs at most :data:`MAX_TAKEN`.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -26,6 +29,13 @@ RECEIVER_TIMEOUT_S = 20.0
 #: receivers not heard from for this long are forgotten (a box taken out of service)
 FORGET_AFTER_S = 7 * 24 * 3600.0
 PROOF_TTL_S = 3600.0  # a merged proof is remembered this long (receivers resend only their newest)
+#: receiver names kept while none is registered (a commune has tens of clusters)
+MAX_UNREGISTERED = 64
+MAX_TAKEN = 20_000  # merged proofs remembered at most (20 per receiver's heartbeat, an hour each)
+
+
+class ReceiversFull(Exception):
+    """A new receiver name beyond :data:`MAX_UNREGISTERED` (none is registered)."""
 
 
 def targets(players: dict[str, Player], zones: tuple[str, ...] | None) -> list[Player]:
@@ -63,7 +73,7 @@ class Receiver:
     reconnects: int | None = None
     address: str | None = None
     monitor: dict[str, Any] | None = None  # the receiver's own monitor: method, recording, error
-    extra: dict[str, Any] = field(default_factory=dict)
+    warning: str | None = None  # reports with the station's own token (see daemon/receiving.py)
 
     def describe(self, now: float) -> dict[str, Any]:
         age = now - self.seen
@@ -82,6 +92,7 @@ class Receiver:
             "reconnects": self.reconnects,
             "address": self.address,
             "monitor": self.monitor,
+            **({"warning": self.warning} if self.warning else {}),
         }
 
 
@@ -101,33 +112,30 @@ def mount_key(url: str) -> str:
 
 
 class Receivers:
-    """Heartbeats by receiver name, matched to zones by their mount URL (any thread)."""
+    """Heartbeats by receiver name, each with the zone it feeds (any thread).
 
-    def __init__(self, clock: Any = time.time) -> None:
+    ``registered()`` gives the registered receivers (name → zone), or None when none is: then
+    only they are kept, each in its own zone.
+    """
+
+    def __init__(self, clock: Any = time.time, registered: Callable[[], dict[str, str] | None] = lambda: None) -> None:
         self._lock = threading.Lock()
         self._by_name: dict[str, Receiver] = {}
         self._taken: dict[tuple[str, str, int], float] = {}  # proofs merged: (receiver, started_at, piece)
         self._clock = clock
+        self._registered = registered
 
-    def heartbeat(self, body: dict[str, Any], schedule: Schedule, address: str | None = None) -> Receiver:
-        """Record one heartbeat; returns the receiver with the zone it belongs to (None if unknown)."""
-        url = str(body.get("url") or "")
-        zone = zone_of_mount(schedule, url)
-        known = {
-            "receiver",
-            "url",
-            "state",
-            "buffer_ms",
-            "last_error",
-            "connected_since",
-            "bytes_received",
-            "reconnects",
-            "monitor",
-            "proofs",
-        }
+    def heartbeat(
+        self, body: dict[str, Any], zone: str | None, address: str | None = None, warning: str | None = None
+    ) -> Receiver:
+        """Record one heartbeat of a receiver feeding ``zone`` (None: a mount no zone uses).
+
+        Raises :class:`ReceiversFull` for a new name when :data:`MAX_UNREGISTERED` are kept and
+        none is registered.
+        """
         receiver = Receiver(
             name=str(body.get("receiver") or address or "?")[:80],
-            url=url[:300],
+            url=str(body.get("url") or "")[:300],
             zone=zone,
             state=str(body.get("state") or "playing")[:20],
             seen=self._clock(),
@@ -138,9 +146,11 @@ class Receivers:
             reconnects=_int(body.get("reconnects")),
             address=address,
             monitor=_monitor(body.get("monitor")),
-            extra={k: v for k, v in body.items() if k not in known},
+            warning=warning,
         )
         with self._lock:
+            if receiver.name not in self._by_name and len(self._by_name) >= MAX_UNREGISTERED:
+                raise ReceiversFull(receiver.name)
             self._by_name[receiver.name] = receiver
         return receiver
 
@@ -150,7 +160,7 @@ class Receivers:
         for piece in body.get("proofs") or []:
             if not isinstance(piece, dict) or not isinstance(piece.get("started_at"), str):
                 continue
-            key = (receiver, piece["started_at"], _int(piece.get("piece")) or 0)
+            key = (receiver, piece["started_at"][:40], _int(piece.get("piece")) or 0)
             with self._lock:
                 if key in self._taken:
                     continue
@@ -159,9 +169,12 @@ class Receivers:
 
     def taken(self, receiver: str, piece: dict[str, Any]) -> None:
         """Do not offer ``piece`` again (it is in the as-run log, or too old to belong anywhere)."""
+        now = self._clock()
         with self._lock:
-            self._taken[(receiver, piece["started_at"], _int(piece.get("piece")) or 0)] = self._clock()
-            for key in [k for k, t in self._taken.items() if self._clock() - t > PROOF_TTL_S]:
+            self._taken[(receiver, str(piece["started_at"])[:40], _int(piece.get("piece")) or 0)] = now
+            for key in [k for k, t in self._taken.items() if now - t > PROOF_TTL_S]:
+                del self._taken[key]
+            for key in list(self._taken)[: max(0, len(self._taken) - MAX_TAKEN)]:  # the oldest first
                 del self._taken[key]
 
     def names(self) -> set[str]:
@@ -169,11 +182,15 @@ class Receivers:
             return set(self._by_name)
 
     def by_zone(self) -> dict[str | None, list[dict[str, Any]]]:
-        """Receivers grouped by zone (None: a mount no zone uses), forgetting long-gone ones."""
+        """Receivers grouped by zone (None: a mount no zone uses), forgetting long-gone and removed ones."""
         now = self._clock()
+        registered = self._registered()
         with self._lock:
             for name in [n for n, r in self._by_name.items() if now - r.seen > FORGET_AFTER_S]:
                 del self._by_name[name]
+            if registered is not None:
+                for name in [n for n, r in self._by_name.items() if registered.get(n) != r.zone]:
+                    del self._by_name[name]
             receivers = sorted(self._by_name.values(), key=lambda r: r.name)
         out: dict[str | None, list[dict[str, Any]]] = {}
         for r in receivers:
