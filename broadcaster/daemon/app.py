@@ -164,6 +164,7 @@ class Daemon:
             after=after,
             output_override=self.options.output,
             grace_override=self.options.grace_minutes,
+            saved_here=self.announcements.audit.saved_here,
         )
 
     def _serve(self, stack: ExitStack) -> None:

@@ -31,11 +31,19 @@ class StationAudit:
 
     def __init__(self, station: Station) -> None:
         self._station = station
+        #: script name → SHA-256 of the text a caller just saved (the watcher then sees that save)
+        self._saved: dict[str, str] = {}
 
     def record(self, actor: Actor, action: str, detail: dict[str, Any] | None = None) -> None:
         if actor.zones is not None:
             detail = {**(detail or {}), "scope": actor.scope}
+        if action == "script_edit" and detail and detail.get("script") and detail.get("sha256"):
+            self._saved[f"{detail['script']}.txt"] = str(detail["sha256"])
         self._station.audit(who=actor.name, where=actor.where, action=action, detail=detail)
+
+    def saved_here(self, file_name: str, sha256: str) -> bool:
+        """Whether this exact text of a script was saved (and audited) through the contract."""
+        return self._saved.get(file_name) == sha256
 
 
 class Announcements:

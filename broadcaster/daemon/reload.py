@@ -79,6 +79,7 @@ class Reloader:
         after: Callable[[], None],
         output_override: str | int | None,
         grace_override: float | None,
+        saved_here: Callable[[str, str], bool] = lambda name, sha: False,
     ) -> None:
         self._holder = holder
         self._station = station
@@ -88,6 +89,7 @@ class Reloader:
         self._after = after  # pre-render, log the next broadcast
         self._output_override = output_override
         self._grace_override = grace_override
+        self._saved_here = saved_here
 
     def open(self, stack: ExitStack) -> None:
         watcher = ScheduleWatcher(self._holder.path, self._station.layout.scripts_dir, self.files_changed)
@@ -142,11 +144,25 @@ class Reloader:
                     detail={"diff": list(diff)[:200]},
                 )
             self._holder.text = text
-        scripts = sorted(p.name for p in paths if p.parent == self._station.layout.scripts_dir)
+        scripts = sorted(
+            p.name
+            for p in paths
+            if p.parent == self._station.layout.scripts_dir and not self._saved_through_contract(p)
+        )
         if scripts:
             self._station.audit(
                 who="sửa trực tiếp trong tệp", where="scripts_vi", action="script_edit", detail={"files": scripts}
             )
+
+    def _saved_through_contract(self, path: Path) -> bool:
+        """A script the console saved is audited there, with who saved it: not again as a hand edit."""
+        from broadcaster.schedule.versions import text_sha256
+
+        try:
+            text = path.read_bytes().decode("utf-8")
+        except (OSError, UnicodeDecodeError):
+            return False
+        return self._saved_here(path.name, text_sha256(text))
 
     def _apply_output(self, old: Output, new: Output) -> None:
         """A changed ``output`` applies without a restart (unless the command line chose it)."""

@@ -187,6 +187,9 @@ def test_operator_saves_a_script_atomically_with_audit(daemon: Daemon, clients: 
     assert empty.status_code == 400 and "trống" in empty.json()["error"]
     edits = [e for e in audit_lines(daemon.project.root) if e["action"] == "script_edit" and e["who"] == "lan"]
     assert edits and edits[-1]["detail"]["script"] == "thu"
+    daemon.wait_for("Đã nạp lại lịch (thu.txt)", timeout=10)  # the watcher saw the console's save
+    by_hand = [e for e in audit_lines(daemon.project.root) if e["action"] == "script_edit" and e["who"] != "lan"]
+    assert by_hand == [], "the console's save was audited a second time as a hand edit"
 
 
 def test_preview_returns_wav(daemon: Daemon, clients: dict) -> None:
