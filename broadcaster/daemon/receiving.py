@@ -111,6 +111,11 @@ class Receiving:
     def _station_token(self, body: dict[str, Any], address: str | None) -> tuple[str | None, str]:
         """A heartbeat with the station's token: taken only while no receiver is registered."""
         name = str(body.get("receiver") or address or "?")[:80]
+        try:
+            self.store.all()
+        except ReceiverStoreError as exc:  # fail closed: who is registered is unknown
+            self._note("", "%s%s", str(exc))
+            raise ControlError(403, str(exc)) from None
         if self.store.in_use():
             self._note(name, "Từ chối tình trạng của máy thu %s: nó dùng mã của trạm; cấp mã riêng (%s).", ADD_HINT)
             raise ControlError(
