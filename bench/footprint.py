@@ -88,8 +88,8 @@ def run(pa, quick: bool = False) -> dict:
             scipy_loaded = "scipy/signal" in maps or "scipy/linalg" in maps
         finally:
             d.terminate()
-        # The same start with glibc's mmap threshold fixed at 256 KiB (no dynamic raise): what the
-        # heap keeps after the pre-render read every cached script is then returned to the system.
+        # The same start with glibc's mmap threshold fixed at 256 KiB (no dynamic raise): how much of
+        # the idle RSS is heap that glibc kept after large frees (≈ none since the pre-render decodes nothing).
         d = TimedDaemon(project, {**pa.env, "MALLOC_MMAP_THRESHOLD_": "262144"}).start(timeout=60)
         try:
             d.wait_for("Đã chuẩn bị sẵn giọng đọc", timeout=60)
@@ -135,8 +135,9 @@ def run(pa, quick: bool = False) -> dict:
             f"RSS at idle start {rss_start / 1024:.1f} MB (anonymous {anon / 1024:.1f} MB).",
             f"scipy loaded in the idle daemon: {'yes' if scipy_loaded else 'no'}"
             + (f" (importing scipy.signal costs {scipy_mb:.0f} MB of RSS on top of numpy)." if scipy_loaded else "."),
-            f"RSS at 'ready' (before the pre-render) {rss_ready_kb / 1024:.1f} MB; the pre-render reads every "
-            f"cached script (≈ 10 min of audio) and the heap keeps what it freed. Same start with "
+            f"RSS at 'ready' (before the pre-render) {rss_ready_kb / 1024:.1f} MB; the pre-render verifies each "
+            "cached script by its checksum without decoding it (`SpeechRenderer.prepare`), and the console's "
+            "routes are built in the background after 'ready'. Same start with "
             f"MALLOC_MMAP_THRESHOLD_=262144 (glibc): idle RSS {rss_fixed / 1024:.1f} MB.",
         ],
         "scipy_loaded": scipy_loaded,

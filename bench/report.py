@@ -37,14 +37,11 @@ corruption, changes `st_mtime_ns`, so it is checked again). Also decode with
 `np.frombuffer(data, "<i2", count, offset)` on the data chunk instead of `soundfile.read(io.BytesIO(data))`.
 Prototyped on this machine: warm 70 → 35 ms for all scripts with the memo alone (≈ 2× the ratio).""",
     "footprint": """\
-**Cause (memory).** The daemon is about 88 MB at 'ready'; its pre-render then reads every cached
-script (≈ 10 minutes of audio as float32 arrays) and frees them, but glibc raises its mmap threshold
-after the first large free, so the next large arrays come from the heap and their memory stays
-mapped (≈ 30 MB of anonymous RSS). **Fix:** at daemon start (`broadcaster/commands/run.py`, `run()`,
-before `Daemon.start`) fix the threshold: `ctypes.CDLL("libc.so.6").mallopt(-3, 256 * 1024)`
-(`M_MMAP_THRESHOLD`; glibc only, inside `try/except OSError/AttributeError`), or set
-`Environment=MALLOC_MMAP_THRESHOLD_=262144` in `deploy/loa-xa.service`. Measured with the variable:
-see the notes (≈ 90 MB).""",
+**Where the time and memory go.** At 'ready' the daemon holds its libraries: PortAudio through
+sounddevice (≈ 23 MB), FastAPI with Starlette and pydantic (≈ 22 MB), numpy (≈ 19 MB). The start
+waits on FastAPI's import and the API's routes; the console's routes are built in the background,
+requests (webhook alerts) load at the first delivery, and the pre-render verifies cached speech
+without decoding it. See the figure's notes for the run's own breakdown.""",
 }
 
 
