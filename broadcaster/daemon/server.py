@@ -1,8 +1,17 @@
-"""The control API's HTTP server (uvicorn in a thread), started and stopped by the daemon."""
+"""The control API's HTTP server (uvicorn in a thread), started and stopped by the daemon.
+
+Playout must never depend on how many sockets the listener holds. At start the soft limit of
+open files is raised to the hard one, and the listener may hold at most :func:`connection_cap`
+connections — far below that limit, leaving :data:`RESERVED_FDS` for playout, SQLite, the sound
+card, Icecast sources and speech — with a bounded time to send a request
+(``daemon/listener.py``). uvicorn logs through the station's handler, where a line repeated
+over and over is held back (``broadcaster/logfilter.py``).
+"""
 
 from __future__ import annotations
 
 import logging
+import resource
 import threading
 import time
 from pathlib import Path
@@ -18,6 +27,36 @@ if TYPE_CHECKING:
 log = logging.getLogger("broadcaster.daemon")
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+#: open files kept for everything but the listener's sockets
+RESERVED_FDS = 256
+#: at most this many listener connections, whatever the limit (a commune station needs a few dozen)
+MAX_CONNECTIONS = 256
+#: the kernel's queue of connections not yet accepted, and how many asyncio accepts in one go
+BACKLOG = 64
+KEEP_ALIVE_S = 5
+MAX_HEADER_BYTES = 16 * 1024
+
+
+def raise_fd_limit() -> int:
+    """Raise the soft limit of open files to the hard one (systemd gives services 1024); the soft limit now."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else 1 << 20
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            log.warning("Không nâng được giới hạn số tệp mở (%d); đặt LimitNOFILE= trong tệp dịch vụ systemd.", soft)
+    return int(soft) if soft != resource.RLIM_INFINITY else 1 << 20
+
+
+def connection_cap(fd_limit: int) -> int:
+    """How many connections the listener may hold under ``fd_limit`` open files.
+
+    Half of what is left after the reserve, at most MAX_CONNECTIONS: asyncio may have up to three
+    batches of BACKLOG sockets accepted or closing beyond the cap at any moment.
+    """
+    return max(8, min(MAX_CONNECTIONS, (fd_limit - RESERVED_FDS - 3 * BACKLOG) // 2))
 
 
 class ServerError(Exception):
@@ -43,19 +82,9 @@ class ApiServer:
         """Listen; return the bound port (``port: 0`` picks a free one)."""
         import uvicorn
 
-        from broadcaster.daemon.web import control_app
-
         state_dir = self.state_dir
         token = state.ensure_token(state_dir)
-        config = uvicorn.Config(
-            control_app(self.controller, token, console_in_background=True),
-            host=self.host,
-            port=self.port,
-            log_level="warning",
-            lifespan="off",
-            access_log=False,
-        )
-        server = self._server = uvicorn.Server(config)
+        server = self._server = uvicorn.Server(self._config(token))
         thread = self._thread = threading.Thread(target=server.run, name="api", daemon=True)
         thread.start()
         deadline = time.monotonic() + 10
@@ -70,6 +99,35 @@ class ApiServer:
         state.write_daemon_info(state_dir, self.host, port)
         log.info("API điều khiển: http://%s:%d (mã truy cập trong %s)", self.host, port, state_dir / state.TOKEN_FILE)
         return port
+
+    def _config(self, token: str) -> uvicorn.Config:
+        import uvicorn
+
+        from broadcaster import logfilter
+        from broadcaster.daemon.edge import EdgeRules
+        from broadcaster.daemon.listener import Gate, protocol_class
+        from broadcaster.daemon.web import control_app
+
+        logfilter.install()  # uvicorn and asyncio log through the station's handler (log_config=None)
+        api = self.controller.schedule.current.api
+        rules = EdgeRules.of(self.host, api.trusted_proxies, api.allowed_hosts)
+        cap = connection_cap(raise_fd_limit())
+        return uvicorn.Config(
+            control_app(self.controller, token, console_in_background=True, rules=rules),
+            host=self.host,
+            port=self.port,
+            http=protocol_class(Gate(cap)),
+            # a backstop only: the gate keeps connections at the cap; uvicorn's count also holds closing ones
+            limit_concurrency=2 * cap,
+            backlog=BACKLOG,
+            timeout_keep_alive=KEEP_ALIVE_S,
+            h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+            proxy_headers=False,  # X-Forwarded-* only from api.trusted_proxies, by the edge (daemon/edge.py)
+            log_config=None,
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+        )
 
     def stop(self) -> None:
         if self._server is not None:

@@ -10,6 +10,9 @@ unchanged), so every request still passes the API app's guards (body limit, rate
 the console keeps its own state and refusal handlers. It can be built in the background
 (``console_in_background``): its forty routes cost a noticeable part of the daemon's start, and
 nothing needs them before someone opens a page — a request that arrives first waits for it.
+
+Around everything, outermost, the edge (``daemon/edge.py``: Host names, trusted proxies, framing
+headers), before the rate limit that ``create_app`` adds, so that limit sees the real client.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from starlette.routing import BaseRoute, Match, NoMatchFound
 
 from broadcaster.contract import Controller
 from broadcaster.daemon.api import create_app
+from broadcaster.daemon.edge import Edge, EdgeRules
 
 log = logging.getLogger("broadcaster.daemon")
 
@@ -37,8 +41,10 @@ Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 
-def control_app(controller: Controller, token: str, *, console_in_background: bool = False) -> FastAPI:
-    """API + console for the running station (loopback or LAN)."""
+def control_app(
+    controller: Controller, token: str, *, console_in_background: bool = False, rules: EdgeRules | None = None
+) -> FastAPI:
+    """API + console for the running station (loopback or LAN); ``rules`` from the schedule's ``api``."""
     app = create_app(controller, token)
     console = ConsoleRoute(controller)
     app.router.routes.append(console)
@@ -51,6 +57,8 @@ def control_app(controller: Controller, token: str, *, console_in_background: bo
     def root() -> RedirectResponse:
         return RedirectResponse(CONSOLE_HOME, status_code=303)
 
+    # Starlette puts the middleware added last outside the others: the edge runs first
+    app.add_middleware(Edge, rules=rules or EdgeRules())
     return app
 
 

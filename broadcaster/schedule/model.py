@@ -177,8 +177,42 @@ class Power:
 
 @dataclass(frozen=True)
 class Api:
+    """The control listener (API and console); the edge rules are in ``broadcaster/daemon/edge.py``."""
+
     host: str = field(default="127.0.0.1", metadata=declare(Text()))
     port: int = field(default=8686, metadata=declare(Integer(1, 65535)))
+    #: reverse proxies (addresses or networks) whose X-Forwarded-For/-Proto are believed; none by default
+    trusted_proxies: tuple[str, ...] = field(default=(), metadata=declare(Nullable(TextList(), ())))
+    #: host names besides loopback, IP addresses and ``host`` that browsers may use to reach the station
+    allowed_hosts: tuple[str, ...] = field(default=(), metadata=declare(Nullable(TextList(), ())))
+
+    def problems(self) -> list[tuple[str, str]]:
+        """Each proxy is an IP address or network, each name a bare host name."""
+        import ipaddress
+        import re
+
+        for proxy in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy.strip(), strict=False)
+            except ValueError:
+                return [
+                    (
+                        "trusted_proxies",
+                        f"api.trusted_proxies: '{proxy}' không phải địa chỉ IP hay dải mạng — ghi địa chỉ của "
+                        "máy chạy nginx/Caddy, ví dụ 127.0.0.1 hoặc 192.168.1.0/24",
+                    )
+                ]
+        for name in self.allowed_hosts:
+            label = r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?"
+            if not re.fullmatch(rf"{label}(\.{label})*\.?", name.strip()):
+                return [
+                    (
+                        "allowed_hosts",
+                        f"api.allowed_hosts: '{name}' không phải tên máy — chỉ ghi tên, không có http://, "
+                        "cổng hay dấu '/', ví dụ loa-xa.lan",
+                    )
+                ]
+        return []
 
 
 @dataclass(frozen=True)
