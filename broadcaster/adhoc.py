@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from broadcaster import audiofile
+from broadcaster.fsutil import UnsafePath, check_inside
 from broadcaster.layout import SCRIPT_NAME, Layout
 from broadcaster.playout.player import Request
 from broadcaster.records import Outcome, Source
@@ -64,6 +65,10 @@ def _script_item(layout: Layout, script: str) -> tuple[Item, str]:
     path = layout.script(name) if SCRIPT_NAME.match(name) else None
     if path is None or not path.is_file():
         raise AdhocRefused(f"Không có bài đọc '{script}' trong scripts_vi/. Xem tên các tệp .txt trong thư mục đó.")
+    try:
+        check_inside(layout.base_dir, path)  # a symlink (to state/api-token…) is never read out on air
+    except UnsafePath as exc:
+        raise AdhocRefused(str(exc)) from None
     return Item(ItemKind.SCRIPT, name, path), f"Phát ngay: {name}"
 
 

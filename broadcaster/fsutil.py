@@ -66,9 +66,10 @@ class UnsafePath(OSError):
 
 
 def _refuse(root: Path, shown: str, why: str) -> UnsafePath:
+    """The refusal; names the file relative to ``root`` only (no absolute path reaches a browser)."""
     return UnsafePath(
-        f"Không mở '{shown}': {why}. Phần mềm chỉ mở tệp thật nằm trong '{root}', không đi theo liên kết "
-        "tượng trưng (symlink) — hãy thay liên kết bằng một tệp thật (hoặc xoá nó) rồi thử lại."
+        f"Không mở '{shown}': {why}. Phần mềm chỉ mở tệp thật nằm trong thư mục '{root.name}' của đài, không "
+        "đi theo liên kết tượng trưng (symlink) — hãy thay liên kết bằng một tệp thật (hoặc xoá nó) rồi thử lại."
     )
 
 
@@ -80,19 +81,20 @@ def _parts_inside(root: Path, path: str | os.PathLike) -> tuple[str, ...]:
         try:
             given = given.relative_to(root)
         except ValueError:
-            raise _refuse(root, str(path), "tệp nằm ngoài thư mục") from None
+            raise _refuse(root, given.name, "tệp nằm ngoài thư mục") from None
     parts = given.parts
     if not parts or any(p in ("", ".", "..") for p in parts):
-        raise _refuse(root, str(path), "đường dẫn có '..' hoặc trống")
+        raise _refuse(root, given.name, "đường dẫn có '..' hoặc trống")
     return parts
 
 
 def open_inside(root: str | os.PathLike, path: str | os.PathLike, flags: int = os.O_RDONLY, perms: int = 0o600) -> int:
     """Open ``path`` below ``root`` and return the descriptor; no symlink is followed on the way.
 
-    ``root`` itself, every folder between it and the file, and the file must be real (not
-    links): each step is opened with ``O_NOFOLLOW`` relative to the one before, so a link
-    swapped in at any moment is refused by the kernel, not just by a check beforehand. The
+    Every folder between ``root`` and the file, and the file, must be real (not links): each
+    step is opened with ``O_NOFOLLOW`` relative to the one before, so a link swapped in at any
+    moment is refused by the kernel, not just by a check beforehand (``root`` itself may be
+    reached through links: whoever can replace the station folder owns it anyway). The
     file must be a regular file (a FIFO would hang a read); one opened for writing must have
     a single name (a hard link to a file elsewhere is refused). ``flags`` are ``os.open``'s
     (add ``O_CREAT | O_EXCL`` to create); raises :class:`UnsafePath` (an ``OSError``) when
@@ -105,14 +107,7 @@ def open_inside(root: str | os.PathLike, path: str | os.PathLike, flags: int = o
     if not (resolved_root / Path(*parts)).resolve().is_relative_to(resolved_root):
         raise _refuse(root, shown, "tệp (hoặc một thư mục trên đường tới nó) là liên kết trỏ ra ngoài thư mục")
     dir_flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-    try:
-        fd = os.open(root, dir_flags)
-    except NotADirectoryError:
-        raise _refuse(root, shown, f"'{root}' không phải thư mục thật (là liên kết?)") from None
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise _refuse(root, shown, f"thư mục '{root}' là một liên kết") from None
-        raise
+    fd = os.open(resolved_root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         for name in parts[:-1]:
             try:

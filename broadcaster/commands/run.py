@@ -60,6 +60,9 @@ def run(args) -> int:
     )
     for noisy in ("apscheduler", "watchdog", "uvicorn", "urllib3", "gtts"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    from broadcaster.daemon.state import private_files
+
+    private_files(path)  # umask 0077 before any file is made: state/, uploads, WAV out are the owner's only
     from broadcaster.daemon.app import Daemon, DaemonOptions, StartError
 
     if not path.is_file():

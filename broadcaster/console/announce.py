@@ -22,9 +22,10 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from broadcaster import audiofile
+from broadcaster import audiofile, uploads
 from broadcaster.console.auth import ConsoleDenied, actor_of, controller_of, require
 from broadcaster.contract import Announcement, ControlError
+from broadcaster.fsutil import UnsafePath, read_text_inside
 from broadcaster.layout import SCRIPT_NAME
 from broadcaster.users import Role, User
 
@@ -64,7 +65,9 @@ def _text_of(request: Request, body: TextBody) -> str:
         if path is None or not path.is_file():
             raise ConsoleDenied(404, f"Không có bài đọc '{body.script}'. Chọn một bài trong danh sách.")
         try:
-            return str(path.read_text(encoding="utf-8"))
+            return read_text_inside(controller_of(request).layout.base_dir, path)  # never through a symlink
+        except UnsafePath as exc:
+            raise ConsoleDenied(400, str(exc)) from None
         except (OSError, UnicodeDecodeError):
             raise ConsoleDenied(400, f"Không đọc được bài '{name}': hãy lưu lại tệp với mã UTF-8.") from None
     text = (body.text or "").strip()
@@ -158,13 +161,18 @@ async def upload(
     suffix = Path(name).suffix.lower()
     if suffix not in audiofile.AUDIO_SUFFIXES:
         raise ConsoleDenied(415, f"'{Path(name).name}' không phải tệp âm thanh. Chỉ nhận: {audiofile.SUFFIXES_TEXT}.")
-    data = await request.body()
-    _uploads.accept(id, part, len(data))
-    folder: Path = controller_of(request).layout.uploads_dir
-    folder.mkdir(parents=True, exist_ok=True)
-    partial = folder / f".{id}.part"
-    with open(partial, "ab" if part else "wb") as fh:
-        fh.write(data)
+    layout = controller_of(request).layout
+    folder: Path = layout.uploads_dir
+    try:
+        data = await request.body()
+        _uploads.accept(id, part, len(data))
+        partial = uploads.write_part(layout, id, part, data)  # O_NOFOLLOW, the quota, stale pieces swept
+    except BaseException as exc:  # too big, out of order, the client gone, a link, the quota: no .part left
+        _uploads.finish(id)
+        uploads.discard(layout, id)
+        if isinstance(exc, uploads.UploadRefused):
+            raise ConsoleDenied(exc.status, exc.message) from None
+        raise
     if not last:
         return {"received": part}
     _uploads.finish(id)

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from broadcaster import fmt
 from broadcaster.console.auth import ConsoleDenied, actor_of, console_state, controller_of, require, where_of
-from broadcaster.fsutil import atomic_file
+from broadcaster.fsutil import UnsafePath, atomic_file, read_bytes_inside
 from broadcaster.layout import Layout
 from broadcaster.schedule.edit import EditError, SaveResult, SlotChanges, read_text, restore, save_slot, slot_form
 from broadcaster.schedule.load import load_schedule
@@ -273,9 +273,11 @@ def list_scripts(request: Request, user: User = Depends(require())) -> dict[str,
 @router.get("/console/api/scripts/{name}")
 def get_script(name: str, request: Request, user: User = Depends(require())) -> dict[str, Any]:
     """A script's text, its reading as it will be spoken, and the base hash for saving."""
-    path = _script_path(_layout(request), name)
+    _script_path(_layout(request), name)  # a bad name or a link out of scripts_vi/: refused here
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        text = read_bytes_inside(_layout(request).base_dir, _layout(request).script(name)).decode("utf-8-sig")
+    except UnsafePath as exc:
+        raise ConsoleDenied(400, str(exc)) from None
     except FileNotFoundError:
         raise ConsoleDenied(404, f"Không có bài đọc '{name}' trong scripts_vi/ — tải lại danh sách.") from None
     except (OSError, UnicodeDecodeError):
@@ -306,7 +308,11 @@ def put_script(
     if not body.text.strip():
         raise ConsoleDenied(400, "Bài đọc trống — hãy viết nội dung cần đọc trước khi lưu.")
     exists = path.is_file()
-    old = path.read_bytes().decode("utf-8-sig", errors="replace") if exists else ""
+    try:  # never through a symlink: a link in scripts_vi/ is neither read nor written through
+        raw = read_bytes_inside(_layout(request).base_dir, _layout(request).script(name)) if exists else b""
+    except UnsafePath as exc:
+        raise ConsoleDenied(400, str(exc)) from None
+    old = raw.decode("utf-8-sig", errors="replace")
     if exists and text_sha256(old) != (body.base or ""):
         raise ConsoleDenied(409, SCRIPT_STALE if body.base else f"Đã có bài đọc '{name}' — chọn tên khác.")
     text = body.text.replace("\r\n", "\n")
