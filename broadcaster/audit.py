@@ -102,6 +102,8 @@ ACTION_VI = {
     "user_change": "thay đổi người dùng",
     "start": "khởi động phần mềm",
     "shutdown": "dừng phần mềm",
+    "upload": "tải lên tệp ghi âm",
+    "refused": "bị từ chối (không có quyền)",
     MISMATCH: "phát hiện nhật ký không khớp mốc (bị cắt, xoá hoặc sửa)",
 }
 
