@@ -209,8 +209,15 @@ def item_text(item: Item) -> str:
         return item.value
     if item.path is None:
         raise ProgrammeError(f"bài '{item.value}' chưa có đường dẫn tệp")
+    from broadcaster.fsutil import UnsafePath, read_text_inside
+
+    path = Path(item.path)
     try:
-        return Path(item.path).read_text(encoding="utf-8")
+        # below the station's folder, following no link (a script planted as a link to a secret
+        # would otherwise be read out on the loudspeakers)
+        return read_text_inside(path.parent.parent, path)
+    except UnsafePath as exc:
+        raise ProgrammeError(f"không đọc bài '{item.value}': {exc}") from None
     except FileNotFoundError:
         raise ProgrammeError(f"không tìm thấy tệp bài đọc {item.path}") from None
     except UnicodeDecodeError:

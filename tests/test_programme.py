@@ -141,3 +141,20 @@ def test_failures_surface_when_the_part_is_asked_for(renderer, tmp_path):
         prog.parts[-2].audio()
     with pytest.raises(ProgrammeError, match="không tìm thấy tệp âm thanh"):
         build_programme([TEXT_A], renderer=renderer, chime=tmp_path / "nope.wav", repeat=1, gap_seconds=0)
+
+
+def test_a_scheduled_script_that_is_a_link_is_not_read_out(tmp_path: Path) -> None:
+    """A script planted as a link to a secret (``state/api-token``) must never reach the loudspeakers."""
+    from broadcaster.programme import item_text
+
+    secret = tmp_path / "state" / "api-token"
+    secret.parent.mkdir()
+    secret.write_text("bi-mat-cua-tram")
+    scripts = tmp_path / "scripts_vi"
+    scripts.mkdir()
+    (scripts / "leak.txt").symlink_to(secret)
+    (scripts / "ok.txt").write_text("Kính thưa bà con.", encoding="utf-8")
+    assert item_text(Item(ItemKind.SCRIPT, "ok", scripts / "ok.txt")) == "Kính thưa bà con."
+    with pytest.raises(ProgrammeError) as refused:
+        item_text(Item(ItemKind.SCRIPT, "leak", scripts / "leak.txt"))
+    assert "bi-mat" not in str(refused.value)
