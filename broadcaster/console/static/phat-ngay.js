@@ -68,8 +68,15 @@ async function uploadBlob(blob, name) {
       const piece = blob.slice(i * CHUNK, (i + 1) * CHUNK);
       const url = `/console/api/tai-len?id=${id}&part=${i}&last=${i === parts - 1 ? "true" : "false"}` +
         `&name=${encodeURIComponent(name)}`;
-      const r = await fetch(url, { method: "POST", credentials: "same-origin", body: piece,
-        headers: { "Content-Type": "application/octet-stream", "X-CSRF-Token": (await me()).csrf } });
+      let r = null;
+      for (let attempt = 0; attempt < 20; attempt += 1) {  // a long recording meets the rate limit: wait, go on
+        r = await fetch(url, { method: "POST", credentials: "same-origin", body: piece,
+          headers: { "Content-Type": "application/octet-stream", "X-CSRF-Token": (await me()).csrf } });
+        if (r.status !== 429) break;
+        const wait = Math.min(10, Number(r.headers.get("Retry-After")) || 1);
+        state.textContent = `Đang tải lên… ${Math.round((i / parts) * 100)}% (chờ ${wait} giây)`;
+        await new Promise((done) => setTimeout(done, wait * 1000));
+      }
       answer = await r.json().catch(() => ({}));
       if (!r.ok) throw new Error(answer.error || `Lỗi ${r.status} khi tải lên.`);
     }
