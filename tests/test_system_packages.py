@@ -108,7 +108,10 @@ def owners(paths: Iterable[str]) -> dict[str, set[str]]:
 
 @functools.cache
 def _loader() -> str:
-    """The dynamic loader ldd runs (``ld.so --list`` is ldd without its shell script's per-file overhead)."""
+    """The dynamic loader ldd runs: tracing with it is ldd without its shell script's per-file overhead.
+
+    (Not ``ld.so --list``: glibc 2.36's prints nothing when a library is missing, the case that matters.)
+    """
     for line in _run(["ldd", os.path.realpath(sys.executable)]).splitlines():
         if "=>" not in line and line.strip().startswith("/") and "ld-linux" in line:
             return line.split()[0]
@@ -118,7 +121,8 @@ def _loader() -> str:
 def ldd(files: list[str]) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
     """(resolved library path -> the files needing it, missing library name -> the files needing it)."""
     loader = _loader()
-    script = 'for f do printf "%s:\\n" "$f"; ' + ('"$0" --list "$f"' if loader else 'ldd "$f"') + " 2>/dev/null; done"
+    trace = 'LD_TRACE_LOADED_OBJECTS=1 "$0" "$f"' if loader else 'ldd "$f"'
+    script = 'for f do printf "%s:\\n" "$f"; ' + trace + " 2>/dev/null; done"
     chunks = [c for c in (files[i::2] for i in range(2)) if c]  # two cores
     procs = [
         subprocess.Popen(["sh", "-c", script, loader or "sh", *c], stdout=subprocess.PIPE, text=True) for c in chunks
@@ -168,7 +172,7 @@ def assert_from_allowed_packages(needed_by: dict[str, set[str]], missing: dict[s
             problems.append(f"{path} comes from {', '.join(sorted(pkgs))}, needed by {users}")
     assert not problems, (
         "packages a fresh Debian 12 lacks and scripts/setup.sh does not install "
-        "(add them to a packages+=(…) line):\n  " + "\n  ".join(problems)
+        "(add them to a packages+=(…) line, then run bash scripts/setup.sh --test):\n  " + "\n  ".join(problems)
     )
 
 
