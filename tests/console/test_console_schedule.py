@@ -187,7 +187,10 @@ def test_operator_saves_a_script_atomically_with_audit(daemon: Daemon, clients: 
     assert empty.status_code == 400 and "trống" in empty.json()["error"]
     edits = [e for e in audit_lines(daemon.project.root) if e["action"] == "script_edit" and e["who"] == "lan"]
     assert edits and edits[-1]["detail"]["script"] == "thu"
-    daemon.wait_for("Đã nạp lại lịch (thu.txt)", timeout=10)  # the watcher saw the console's save
+    deadline = time.monotonic() + 30  # the watcher sees the console's save (debounced)
+    while not any("Đã nạp lại lịch" in line and "thu.txt" in line for line in daemon.lines):
+        assert time.monotonic() < deadline, daemon.log()
+        time.sleep(0.1)
     by_hand = [e for e in audit_lines(daemon.project.root) if e["action"] == "script_edit" and e["who"] != "lan"]
     assert by_hand == [], "the console's save was audited a second time as a hand edit"
 
