@@ -6,6 +6,11 @@ written atomically, audited) and the daemon's file watcher reloads it like a han
 timeline is what :func:`broadcaster.schedule.plan.plan_broadcasts` plans — no second planner.
 Roles are checked here, on the server: anyone logged in may look, operators and admins may
 edit, only admins may restore an old version.
+
+Texts are bounded before any work: a script holds at most :data:`MAX_SCRIPT_CHARS` characters
+(its reading too), "Nghe thử" renders at most :data:`MAX_PREVIEW_CHARS` (413 beyond). The
+reading and the rendering run on the console's low-priority workers
+(:mod:`broadcaster.console.workers`: two jobs station-wide, one per user, 429 "đang bận" beyond).
 """
 
 from __future__ import annotations
@@ -24,9 +29,19 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from broadcaster import fmt
 from broadcaster.console.auth import ConsoleDenied, actor_of, console_state, controller_of, require, where_of
+from broadcaster.console.workers import heavy_work
 from broadcaster.fsutil import UnsafePath, atomic_file, read_bytes_inside
 from broadcaster.layout import Layout
-from broadcaster.schedule.edit import EditError, SaveResult, SlotChanges, read_text, restore, save_slot, slot_form
+from broadcaster.schedule.edit import (
+    EditError,
+    SaveResult,
+    SlotChanges,
+    UnknownSlot,
+    read_text,
+    restore,
+    save_slot,
+    slot_form,
+)
 from broadcaster.schedule.load import load_schedule
 from broadcaster.schedule.model import Schedule
 from broadcaster.schedule.plan import plan_broadcasts
@@ -38,8 +53,12 @@ router = APIRouter()
 EDITORS = (Role.ADMIN, Role.OPERATOR)
 WEEKDAY_VI = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật")
 SCRIPT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$")
-MAX_SCRIPT_CHARS = 100_000
+#: a script (saved, and its reading shown) — far more than a 45-minute session reads
+MAX_SCRIPT_CHARS = 20_000
+#: "Nghe thử" (rendering costs far more than reading) and a text item of the slot form
 MAX_PREVIEW_CHARS = 5_000
+#: a backstop for the body models: past it the request is not even read into a model (422)
+MAX_BODY_CHARS = 200_000
 SCRIPT_STALE = "Bài đọc vừa được sửa ở nơi khác — tải lại trang rồi sửa lại"
 _STATUS = {"saved": 200, "unchanged": 200, "invalid": 400, "stale": 409}
 
@@ -175,7 +194,7 @@ def get_slot(name: str, request: Request, user: User = Depends(require())) -> di
     try:
         form = slot_form(text, name)
     except EditError as exc:
-        raise ConsoleDenied(404, str(exc)) from None
+        raise ConsoleDenied(404 if isinstance(exc, UnknownSlot) else 400, str(exc)) from None
     return {"form": form, "base": text_sha256(text), "can_edit": user.role in EDITORS}
 
 
@@ -241,12 +260,36 @@ def _script_path(layout: Layout, name: str) -> Path:
     return path
 
 
-def _reading(request: Request, text: str) -> dict[str, Any]:
+def _too_long(text: str, limit: int, what: str) -> None:
+    """Refuse (413) a text longer than ``limit`` characters, before any work is done on it."""
+    if len(text) > limit:
+        raise ConsoleDenied(
+            413, f"{what} quá dài ({len(text)} ký tự, tối đa {limit}) — hãy chia thành nhiều bài ngắn hơn."
+        )
+
+
+def _analysis(abbreviations: Any, text: str) -> dict[str, Any]:
+    """The reading and its warnings (on a console worker thread)."""
     from broadcaster.speech.normalize import analyze
 
-    analysis = analyze(text, controller_of(request).speech.abbreviations)
+    analysis = analyze(text, abbreviations)
     warnings = [{"line": w.line, "col": w.col, "message": w.message} for w in analysis.warnings]
     return {"reading": analysis.spoken, "warnings": warnings}
+
+
+def _reading(request: Request, user: User, text: str) -> dict[str, Any]:
+    """The reading of a script being opened or saved; when the workers are busy, a note instead (no error)."""
+    if len(text) > MAX_SCRIPT_CHARS:
+        note = (
+            f"Bài dài {len(text)} ký tự (tối đa {MAX_SCRIPT_CHARS}) nên không hiện cách đọc — hãy chia thành nhiều bài."
+        )
+        return {"reading": "", "warnings": [{"line": 1, "col": 1, "message": note}]}
+    try:
+        return heavy_work(request).run(user.name, _analysis, controller_of(request).speech.abbreviations, text)
+    except ConsoleDenied as exc:
+        if exc.status != 429:
+            raise
+        return {"reading": f"({exc.message})", "warnings": []}
 
 
 def _used_by(schedule: Schedule) -> dict[str, list[str]]:
@@ -289,13 +332,13 @@ def get_script(name: str, request: Request, user: User = Depends(require())) -> 
         "text": text,
         "base": text_sha256(text),
         "can_edit": user.role in EDITORS,
-        **_reading(request, text),
+        **_reading(request, user, text),
     }
 
 
 class ScriptBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    text: str = Field(..., max_length=MAX_SCRIPT_CHARS)
+    text: str = Field(..., max_length=MAX_BODY_CHARS)
     base: str | None = Field(None, max_length=64, description="SHA-256 of the text the editor started from; none = new")
 
 
@@ -305,6 +348,7 @@ def put_script(
 ) -> dict[str, Any]:
     """Save a script (atomic write, audited); refused when it changed since ``base`` or is empty."""
     path = _script_path(_layout(request), name)
+    _too_long(body.text, MAX_SCRIPT_CHARS, "Bài đọc")
     if not body.text.strip():
         raise ConsoleDenied(400, "Bài đọc trống — hãy viết nội dung cần đọc trước khi lưu.")
     exists = path.is_file()
@@ -325,40 +369,49 @@ def put_script(
         "script_edit",
         {"script": name, "created": not exists, "sha256": text_sha256(text), "diff": list(diff)[:200]},
     )
-    return {"ok": True, "name": name, "base": text_sha256(text), "created": not exists, **_reading(request, text)}
+    return {"ok": True, "name": name, "base": text_sha256(text), "created": not exists, **_reading(request, user, text)}
 
 
 class TextBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    text: str = Field(..., max_length=MAX_SCRIPT_CHARS)
+    text: str = Field(..., max_length=MAX_BODY_CHARS)
 
 
 @router.post("/console/api/scripts/reading")
-def post_reading(body: TextBody, request: Request, user: User = Depends(require())) -> dict[str, Any]:
+async def post_reading(body: TextBody, request: Request, user: User = Depends(require())) -> dict[str, Any]:
     """The text as the speech engines will read it (numbers, dates, abbreviations spelled out)."""
-    return _reading(request, body.text)
+    _too_long(body.text, MAX_SCRIPT_CHARS, "Bài đọc")
+    abbreviations = controller_of(request).speech.abbreviations
+    return await heavy_work(request).run_async(user.name, _analysis, abbreviations, body.text)
 
 
 @router.post("/console/api/scripts/preview")
-def post_preview(body: TextBody, request: Request, user: User = Depends(require(*EDITORS))) -> Response:
+async def post_preview(body: TextBody, request: Request, user: User = Depends(require(*EDITORS))) -> Response:
     """Render the text with the station's voice and return it as WAV, to listen before saving."""
-    from broadcaster.speech.audio import RATE
     from broadcaster.speech.render import RenderError
 
     if not body.text.strip():
         raise ConsoleDenied(400, "Chưa có nội dung để nghe thử — hãy viết bài đọc trước.")
     if len(body.text) > MAX_PREVIEW_CHARS:
         raise ConsoleDenied(
-            400,
+            413,
             f"Bài quá dài để nghe thử ({len(body.text)} ký tự, tối đa {MAX_PREVIEW_CHARS}) — chọn một đoạn ngắn hơn.",
         )
+    speech = controller_of(request).speech
     try:
-        rendered = controller_of(request).speech.render(body.text)
+        wav = await heavy_work(request).run_async(user.name, _render_wav, speech, body.text)
     except RenderError as exc:
         raise ConsoleDenied(
             503, f"Không tạo được giọng đọc: {exc}. Kiểm tra mạng hoặc giọng espeak rồi thử lại."
         ) from None
-    return Response(_wav_bytes(rendered.samples, RATE), media_type="audio/wav", headers={"Cache-Control": "no-store"})
+    return Response(wav, media_type="audio/wav", headers={"Cache-Control": "no-store"})
+
+
+def _render_wav(speech: Any, text: str) -> bytes:
+    """The text in the station's voice as WAV bytes (on a console worker thread)."""
+    from broadcaster.speech.audio import RATE
+
+    return _wav_bytes(speech.render(text).samples, RATE)
 
 
 def _wav_bytes(samples: Any, rate: int) -> bytes:

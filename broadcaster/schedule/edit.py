@@ -10,6 +10,11 @@ refusal, never a silently damaged file.
 :func:`save_slot` edits the file on disk and hands the text to :func:`save` (re-exported from
 :mod:`broadcaster.schedule.versions`): validated with the very loader the daemon uses, every
 version kept, written atomically, audited. Hand edits keep working: the file stays the truth.
+
+Before ruamel builds anything, the text is looked over (:func:`_guard`): a file larger than
+:data:`MAX_DOCUMENT_CHARS`, or one using YAML anchors ``&`` and aliases ``*`` (an "alias bomb"
+expands a few lines into gigabytes), is refused with a Vietnamese message — such a file is
+edited by hand, never here.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
+from ruamel.yaml.events import AliasEvent
 
 from broadcaster.layout import Layout
 from broadcaster.schedule.slot_types import WEEKDAYS
@@ -35,6 +41,7 @@ __all__ = [
     "EditError",
     "SaveResult",
     "SlotChanges",
+    "UnknownSlot",
     "describe_changes",
     "edit_slot",
     "read_text",
@@ -50,10 +57,17 @@ DAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _PLAIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_./-]*$")
 _YAML_WORDS = {"true", "false", "yes", "no", "on", "off", "y", "n", "null"}
+#: the largest schedule the editor opens (a year of slots is a few hundred kilobytes)
+MAX_DOCUMENT_CHARS = 1_000_000
+BY_HAND = "hãy sửa trực tiếp trong tệp schedule.yaml rồi tải lại trang"
 
 
 class EditError(Exception):
     """The edit cannot be made; ``str()`` is a Vietnamese message that says what to do."""
+
+
+class UnknownSlot(EditError):
+    """No slot of that name in the file."""
 
 
 @dataclass(frozen=True)
@@ -80,7 +94,23 @@ def _yaml() -> YAML:
     return y
 
 
+def _guard(text: str) -> None:
+    """Refuse, before anything is built from it, a text too large or using anchors and aliases."""
+    if len(text) > MAX_DOCUMENT_CHARS:
+        raise EditError(f"Tệp lịch quá lớn để sửa ở đây ({len(text)} ký tự, tối đa {MAX_DOCUMENT_CHARS}) — {BY_HAND}.")
+    try:
+        for event in _yaml().parse(StringIO(text)):  # events only: nothing is expanded or built
+            if isinstance(event, AliasEvent) or getattr(event, "anchor", None):
+                raise EditError(
+                    f"Tệp lịch dùng neo '&' hoặc tham chiếu '*' (dòng {event.start_mark.line + 1}) — trang này "
+                    f"không sửa được tệp như vậy; viết đầy đủ từng giá trị thay cho tham chiếu, hoặc {BY_HAND}."
+                )
+    except YAMLError:
+        return  # a syntax error: _parse reports it with its line
+
+
 def _parse(text: str) -> CommentedMap:
+    _guard(text)
     try:
         doc = _yaml().load(StringIO(text))
     except YAMLError as exc:
@@ -99,7 +129,7 @@ def _find(doc: CommentedMap, slot_id: str) -> tuple[int, CommentedMap]:
         if isinstance(slot, CommentedMap) and str(slot.get("name")) == slot_id:
             return index, slot
     names = ", ".join(slot_names_of(doc)) or "(chưa có buổi nào)"
-    raise EditError(f"Không có buổi phát '{slot_id}' trong lịch — các buổi hiện có: {names}. Tải lại trang.")
+    raise UnknownSlot(f"Không có buổi phát '{slot_id}' trong lịch — các buổi hiện có: {names}. Tải lại trang.")
 
 
 def slot_names_of(doc: CommentedMap) -> list[str]:
@@ -344,8 +374,9 @@ def _check(before: CommentedMap, index: int, result: str, changes: SlotChanges) 
         else:
             slot[key] = value
     try:
+        _guard(result)
         got = _plain(_yaml().load(StringIO(result)))
-    except YAMLError:
+    except (YAMLError, EditError):
         got = None
     if isinstance(got, dict) and got.get("slots") and index < len(got["slots"]):
         got_slot = got["slots"][index]

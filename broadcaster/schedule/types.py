@@ -17,6 +17,7 @@ from datetime import date, time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeGuard, TypeVar, cast
 
+from broadcaster.layout import Layout
 from broadcaster.schedule.diagnostics import INVALID, Invalid, Reporter, did_you_mean
 from broadcaster.schedule.estimate import audio_seconds
 
@@ -328,15 +329,37 @@ class FilePath(ValueType[Path]):
         return path if path.is_absolute() else ctx.base / path
 
 
+def inside_playable(base: Path, path: Path) -> bool:
+    """Whether ``path`` (``..`` and symlinks resolved) lies in the station's ``audio/`` or ``scripts_vi/``.
+
+    The one rule for what may air, shared with ``play``/``phát ngay`` (``broadcaster.adhoc``).
+    """
+    resolved = path.resolve()
+    return any(resolved.is_relative_to(root.resolve()) for root in Layout.at(base).playable_roots)
+
+
 class AudioFile(ValueType[Path]):
-    """An existing, readable audio file (WAV or MP3)."""
+    """An existing, readable audio file (WAV or MP3) inside the station's ``audio/`` or ``scripts_vi/``.
+
+    A path outside them is refused before the file is looked at, with one message whether or not
+    it exists, so the schedule (or the console's editor) cannot be used to probe the machine.
+    """
 
     def parse(self, ctx: Context, node: Node, name: Name) -> Path | Invalid:
         path = FilePath().parse(ctx, node, name)
         if isinstance(path, Invalid):
             return path
+        if not inside_playable(ctx.base, path):
+            return ctx.reporter.error(
+                node,
+                f"tệp âm thanh '{node.value}' ({name.what}) phải nằm trong thư mục audio/ hoặc scripts_vi/ "
+                "của đài — chép tệp vào thư mục audio/ rồi ghi 'audio/tên-tệp.wav'",
+            )
         if not path.is_file():
-            return ctx.reporter.error(node, f"không tìm thấy tệp âm thanh '{node.value}' ({name.what}; tìm tại {path})")
+            shown = _relative(ctx.base, path)
+            return ctx.reporter.error(
+                node, f"không tìm thấy tệp âm thanh '{node.value}' ({name.what}; tìm tại {shown})"
+            )
         if audio_seconds(path) <= 0:
             return ctx.reporter.error(
                 node,
@@ -344,6 +367,14 @@ class AudioFile(ValueType[Path]):
                 "(dùng WAV hoặc MP3)",
             )
         return path
+
+
+def _relative(base: Path, path: Path) -> str:
+    """``path`` as seen from the station's folder (``audio/x.wav``), never the machine's full path."""
+    try:
+        return path.resolve().relative_to(base.resolve()).as_posix()
+    except ValueError:
+        return path.name
 
 
 class Device(ValueType["str | int | None"]):
