@@ -24,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 
 from broadcaster import audiofile, uploads
 from broadcaster.console.auth import ConsoleDenied, actor_of, controller_of, require
+from broadcaster.console.workers import heavy_work
 from broadcaster.contract import Announcement, ControlError
 from broadcaster.fsutil import UnsafePath, read_text_inside
 from broadcaster.layout import SCRIPT_NAME
@@ -86,20 +87,23 @@ def scripts(request: Request, _: User = Depends(require(*SENDERS))) -> dict[str,
 
 
 @router.post("/console/api/cach-doc", summary="Văn bản sẽ được đọc như thế nào")
-def reading(body: TextBody, request: Request, _: User = Depends(require(*SENDERS))) -> dict[str, Any]:
+def reading(body: TextBody, request: Request, user: User = Depends(require(*SENDERS))) -> dict[str, Any]:
     """The normalized reading, exactly what the voices receive (numbers, dates, abbreviations spelled)."""
     text = _text_of(request, body)
-    spoken = controller_of(request).speech.spoken_text(text)
+    spoken = heavy_work(request).run(user.name, controller_of(request).speech.spoken_text, text)
     return {"reading": spoken, "chars": len(text)}
 
 
 @router.post("/console/api/nghe-thu", summary="Nghe thử (âm thanh WAV của bản đọc)")
-async def listen(body: TextBody, request: Request, _: User = Depends(require(*SENDERS))) -> Response:
+async def listen(body: TextBody, request: Request, user: User = Depends(require(*SENDERS))) -> Response:
     """The rendered speech as WAV, from the same cache the broadcast will use."""
     text = _text_of(request, body)
     renderer = controller_of(request).speech
     try:
-        wav = await run_in_threadpool(_render_wav, renderer, text)
+        # the console's bounded, low-priority pool: previews never take the playout's cores
+        wav = await heavy_work(request).run_async(user.name, _render_wav, renderer, text)
+    except ConsoleDenied:
+        raise
     except Exception as exc:  # noqa: BLE001 - RenderError and engine failures: say why, never a 500
         raise ConsoleDenied(503, f"Chưa tạo được giọng đọc: {exc}. Kiểm tra giọng đọc ở trang Tổng quan.") from None
     return Response(wav, media_type="audio/wav", headers={"Cache-Control": "no-store"})
@@ -184,6 +188,8 @@ async def upload(
         final.unlink(missing_ok=True)
         raise ConsoleDenied(400, str(exc)) from None
     base: Path = controller_of(request).layout.base_dir
+    detail = {"audio": final.relative_to(base).as_posix(), "seconds": round(info.seconds, 1), "name": Path(name).name}
+    await run_in_threadpool(controller_of(request).audit.record, actor_of(request, user), "upload", detail)
     return {
         "audio": final.relative_to(base).as_posix(),
         "seconds": round(info.seconds, 1),
