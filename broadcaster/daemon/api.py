@@ -318,7 +318,11 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception):  # pragma: no cover - last line of defence
         log.exception("lỗi API không lường trước")
-        return JSONResponse({"error": f"Lỗi nội bộ: {exc}"}, status_code=500)
+        # never the exception's text: it may name files of the state folder
+        return JSONResponse(
+            {"error": "Lỗi nội bộ của phần mềm Loa xã; chi tiết đã ghi vào nhật ký (journalctl -u loa-xa). Thử lại."},
+            status_code=500,
+        )
 
 
 FIELD_VI = {
