@@ -123,7 +123,6 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {line}")
     merged["regressions"] = results["regressions"]
     if not args.no_write:
-
         report.write(merged)
         print(f"\nWrote {report.RESULTS.relative_to(common.REPO)} and {report.DOCS.relative_to(common.REPO)}")
     return 1 if any(f.get("error") for f in figures) else 0

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 HELP = "Duyệt nội dung trước khi phát (khi lịch đặt policy.require_approval: true); xem bài chờ duyệt"
 
+
 class _Refused(Exception):
     """Stop with a Vietnamese message (and what to do next)."""
 

@@ -122,7 +122,6 @@ def run(args: Any) -> int:
         return memo[key]
 
     if args.json:
-
         rows = _json_rows(broadcasts, seconds, approval)
         for row, b in zip(rows, broadcasts, strict=True):
             row["zones"] = zones_of(b, schedule)
