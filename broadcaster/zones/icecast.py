@@ -426,7 +426,10 @@ def _read_status(sock: socket.socket) -> int:
 
 def _peer_closed(sock: socket.socket) -> bool:
     """True once the server closed the connection (it never sends anything after its answer)."""
-    readable, _, _ = select.select([sock], [], [], 0)
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (ValueError, OSError):  # closed meanwhile by the feeder (fd -1): as good as closed
+        return True
     if not readable:
         return False
     try:
