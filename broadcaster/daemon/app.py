@@ -96,6 +96,11 @@ class Daemon:
 
     def _open(self, stack: ExitStack) -> None:
         opts = self.options
+        # The control listener's libraries (FastAPI, pydantic's models, uvicorn) load on another
+        # thread while this one opens the station: much of opening the sound card and the logs
+        # waits on C code and the disk, so the two overlap (the listener starts last, below).
+        web = threading.Thread(target=_import_listener, name="import-listener", daemon=True)
+        web.start()
         self.holder = self._load(opts.schedule_path)
         schedule = self.holder.current
         single.hold_station(stack, schedule.state_path)  # before the as-run log is touched
@@ -284,6 +289,15 @@ class Daemon:
                 "Chiến dịch đã kết thúc ngày %s: không còn lượt phát theo lịch; vẫn nhận lệnh phát ngay.",
                 fmt.day(c.end),
             )
+
+
+def _import_listener() -> None:
+    try:
+        import uvicorn  # noqa: F401
+
+        import broadcaster.daemon.web  # noqa: F401
+    except Exception:  # noqa: BLE001 - imported again (and reported) where it is used
+        pass
 
 
 class _LogRows:
