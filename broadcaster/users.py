@@ -5,26 +5,35 @@
 * Passwords are hashed with argon2id (argon2-cffi's ``PasswordHasher``, a memory-hard KDF); a
   hash made with weaker parameters is upgraded at the next successful login. Hashes never
   leave this module: :class:`User` carries no hash.
+* argon2 costs 64 MiB per check by design, so a process never runs more than
+  :data:`PASSWORD_SLOTS` hashes or checks at a time (:func:`password_slot`): forty parallel
+  logins cannot take the daemon to gigabytes. The console's login waits at most a moment for a
+  slot and is otherwise refused (:class:`PasswordBusy`, answered 429). The work itself runs on
+  low-priority threads (:func:`argon2_work`), so a login flood leaves the CPU to playout.
 * The database file is 0600 (SQLite gives its journal file the same mode). Every call opens
   its own short connection, so the CLI and the daemon's threads always see the latest users and
   nothing needs reloading.
 
-Used by ``broadcaster user`` and ``broadcaster approve`` now, and by the console's login later
+Used by ``broadcaster user``, ``broadcaster approve`` and the console's login
 (:meth:`UserStore.authenticate`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import os
 import re
 import sqlite3
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, suppress
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
     from argon2 import PasswordHasher
@@ -34,6 +43,14 @@ SCHEMA_VERSION = 1
 NAME_RULE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,31}$")
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024  # argon2 takes any length; this only stops a pasted file
+#: argon2 hashes or checks running at once in this process (each takes 64 MiB while it runs)
+PASSWORD_SLOTS = 2
+#: how long a password change or a new user waits for a slot (the login passes its own, shorter wait)
+HASH_WAIT_SECONDS = 30.0
+BUSY = "Đang có nhiều người đăng nhập cùng lúc, thử lại sau vài giây."
+#: how much lower than the rest of the process argon2 runs (playout and /api/status come first)
+PASSWORD_NICE = 10
+_slots = threading.BoundedSemaphore(PASSWORD_SLOTS)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -90,6 +107,68 @@ class StateError(Exception):
 
 class UserError(StateError):
     """A refused user operation; ``str()`` is a Vietnamese message that says what to do."""
+
+
+class PasswordBusy(StateError):
+    """Every password slot stayed taken for the whole wait; ``str()`` says to try again shortly."""
+
+    def __init__(self) -> None:
+        super().__init__(BUSY)
+
+
+@contextmanager
+def password_slot(wait: float | None) -> Iterator[None]:
+    """Hold one of the :data:`PASSWORD_SLOTS` while hashing or checking a password.
+
+    ``wait``: seconds to wait for a free slot (0: only if one is free now; None: as long as it
+    takes). Raises :class:`PasswordBusy` when none came free in time.
+    """
+    if not _slots.acquire(timeout=wait):  # timeout=None: no limit
+        raise PasswordBusy()
+    try:
+        yield
+    finally:
+        _slots.release()
+
+
+_T = TypeVar("_T")
+
+
+def _lower_priority() -> None:
+    """Nice this worker thread (Linux: per thread; argon2's lane threads inherit it)."""
+    with suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), PASSWORD_NICE)
+
+
+#: its threads start at the first submit (never in a CLI command that checks no password)
+_argon2_pool = ThreadPoolExecutor(PASSWORD_SLOTS, "argon2", initializer=_lower_priority)
+
+
+def argon2_work(fn: Callable[..., _T], *args: object) -> _T:
+    """Run one argon2 hash or check on a low-priority worker and wait for it (hold a slot first).
+
+    argon2id keeps every core busy on purpose; at normal priority a few checks at once starve
+    the event loop and playout of CPU. Exceptions (a wrong password) come back as raised.
+    """
+    return _argon2_pool.submit(fn, *args).result()
+
+
+async def take_password_slot(wait: float) -> bool:
+    """Take a password slot within ``wait`` seconds without holding a thread (for async routes).
+
+    True: the caller holds it and must :func:`release_password_slot`; False: none came free.
+    """
+    deadline = time.monotonic() + wait
+    while not _slots.acquire(blocking=False):
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(0.01)
+    return True
+
+
+def release_password_slot() -> None:
+    """Give back a slot taken with :func:`take_password_slot`."""
+    _slots.release()
 
 
 @dataclass(frozen=True)
@@ -249,7 +328,7 @@ class UserStore:
         key = check_name(name)
         role = role if isinstance(role, Role) else Role.parse(role)
         check_password(password)
-        digest = self.hasher.hash(password)
+        digest = self._hash(password)
         now = utc_text(utc_now())
         with self._db(write=True) as conn:
             if conn.execute("SELECT 1 FROM users WHERE name = ?", (key,)).fetchone():
@@ -266,7 +345,7 @@ class UserStore:
         """Replace a user's password."""
         key = self.require(name).name
         check_password(password)
-        digest = self.hasher.hash(password)
+        digest = self._hash(password)
         with self._db(write=True) as conn:
             conn.execute(
                 "UPDATE users SET password_hash = ?, updated_at = ? WHERE name = ?", (digest, utc_text(utc_now()), key)
@@ -318,11 +397,16 @@ class UserStore:
             )
 
     # -- logging in -------------------------------------------------------------------
-    def authenticate(self, name: str, password: str) -> User | None:
+    def authenticate(
+        self, name: str, password: str, *, wait: float | None = None, slot_taken: bool = False
+    ) -> User | None:
         """The active user whose password this is, or None (unknown name, wrong password, disabled).
 
         An unknown name costs the same argon2 work as a known one, so response time does not
-        tell which names exist. A hash with outdated parameters is replaced on success.
+        tell which names exist; both hold a :func:`password_slot` (waiting ``wait`` seconds for
+        one, None: as long as it takes; :class:`PasswordBusy` otherwise) — or ``slot_taken``:
+        the caller already holds one (:func:`take_password_slot`). A hash with outdated
+        parameters is replaced on success.
         """
         from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
@@ -332,22 +416,32 @@ class UserStore:
                 row = conn.execute("SELECT * FROM users WHERE name = ?", (key,)).fetchone()
         except (UserError, FileNotFoundError):
             row = None
-        stored = row["password_hash"] if row else self._dummy_hash()
-        try:
-            self.hasher.verify(stored, password)
-        except (VerifyMismatchError, VerificationError, InvalidHashError):
-            return None
-        if row is None or not row["active"]:
-            return None
-        now = utc_text(utc_now())
+        with nullcontext() if slot_taken else password_slot(wait):
+            dummy = self._dummy_hash()  # made once, before the first check of any name: same cost for all
+            stored = row["password_hash"] if row else dummy
+            try:
+                argon2_work(self.hasher.verify, stored, password)
+            except (VerifyMismatchError, VerificationError, InvalidHashError):
+                return None
+            if row is None or not row["active"]:
+                return None
+            fresh = argon2_work(self.hasher.hash, password) if self.hasher.check_needs_rehash(stored) else None
         with self._db(write=True) as conn:
-            if self.hasher.check_needs_rehash(stored):
-                conn.execute("UPDATE users SET password_hash = ? WHERE name = ?", (self.hasher.hash(password), key))
-            conn.execute("UPDATE users SET last_login_at = ? WHERE name = ?", (now, key))
+            if fresh is not None:
+                conn.execute("UPDATE users SET password_hash = ? WHERE name = ?", (fresh, key))
+            conn.execute("UPDATE users SET last_login_at = ? WHERE name = ?", (utc_text(utc_now()), key))
         return self.require(key)
 
+    def _hash(self, password: str) -> str:
+        """argon2id of a new password, in a :func:`password_slot`."""
+        with password_slot(HASH_WAIT_SECONDS):
+            return argon2_work(self.hasher.hash, password)
+
     def _dummy_hash(self) -> str:
-        """A hash of a random password with this hasher's parameters (unknown names verify against it)."""
+        """A hash of a random password with this hasher's parameters (unknown names verify against it).
+
+        Called with a password slot held.
+        """
         if self._dummy is None:
-            self._dummy = self.hasher.hash(os.urandom(16).hex())
+            self._dummy = argon2_work(self.hasher.hash, os.urandom(16).hex())
         return self._dummy
