@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
+import asyncio
+import getpass
 import io
+import os
+import socket
 import sqlite3
 import stat
+import threading
+import time
+from contextlib import ExitStack
 
 import pytest
 from argon2 import PasswordHasher
 
-from broadcaster import cli
-from broadcaster.users import Role, UserError, UserStore
+from broadcaster import audit, cli
+from broadcaster.console.sessions import SessionStore
+from broadcaster.users import (
+    PASSWORD_SLOTS,
+    PasswordBusy,
+    Role,
+    UserError,
+    UserStore,
+    argon2_work,
+    password_slot,
+    release_password_slot,
+    take_password_slot,
+)
 
 # Small argon2 parameters keep the many store tests fast; one test uses the real defaults.
 FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
@@ -159,3 +177,66 @@ def test_typed_passwords_must_match(monkeypatch, tmp_path, capsys):
     assert _cli(monkeypatch, tmp_path, "add", "lan", "--role", "viewer") == 1
     assert "không giống nhau" in capsys.readouterr().err
     assert UserStore.open(tmp_path / "state").get("lan") is None
+
+
+# -- password slots: argon2 costs 64 MiB a check, so only a few run at once -------------------
+
+
+def test_a_check_without_a_free_slot_is_refused_for_known_and_unknown_names(store):
+    store.add("lan", "viewer", "mat-khau-dai")
+    with ExitStack() as held:
+        for _ in range(PASSWORD_SLOTS):
+            held.enter_context(password_slot(None))
+        for name in ("lan", "khong-co"):
+            started = time.monotonic()
+            with pytest.raises(PasswordBusy, match="thử lại sau vài giây"):
+                store.authenticate(name, "mat-khau-dai", wait=0.05)
+            assert time.monotonic() - started < 2
+    assert store.authenticate("lan", "mat-khau-dai", wait=0.05) is not None
+
+
+def test_an_async_login_takes_a_slot_without_a_thread_and_gives_it_back():
+    async def take(n: int) -> list[bool]:
+        return [await take_password_slot(0.05) for _ in range(n)]
+
+    assert asyncio.run(take(PASSWORD_SLOTS + 1)) == [True] * PASSWORD_SLOTS + [False]
+    for _ in range(PASSWORD_SLOTS):
+        release_password_slot()
+    assert asyncio.run(take(1)) == [True]
+    release_password_slot()
+
+
+def test_argon2_runs_below_the_rest_of_the_process():
+    here = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    there = argon2_work(lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+    assert there > here
+
+
+def test_user_command_audits_every_change_and_ends_the_users_sessions(monkeypatch, tmp_path, capsys):
+    sessions = SessionStore(tmp_path / "state" / "sessions.sqlite3")
+    for name, role in (("admin", "admin"), ("lan", "viewer")):
+        assert _cli(monkeypatch, tmp_path, "add", name, "--role", role, "--password-stdin", stdin="mat-khau-1\n") == 0
+    steps = (
+        (("passwd", "lan", "--password-stdin"), "mat-khau-2\n"),
+        (("role", "lan", "operator"), ""),
+        (("disable", "lan"), ""),
+        (("enable", "lan"), ""),
+        (("remove", "lan"), ""),
+    )
+    for args, stdin in steps:
+        sid, _ = sessions.create("lan")
+        assert _cli(monkeypatch, tmp_path, *args, stdin=stdin) == 0, capsys.readouterr().err
+        assert sessions.get(sid) is None, args
+        assert "đã được đăng xuất" in capsys.readouterr().out
+    lines = [e for e in audit.entries(tmp_path / "state" / "audit.jsonl") if e.action == "user_change"]
+    assert [(e.detail["user"], e.detail["change"]) for e in lines] == [
+        ("admin", "add"),
+        ("lan", "add"),
+        ("lan", "đặt mật khẩu mới"),
+        ("lan", "vai trò: phát thanh viên"),
+        ("lan", "khoá"),
+        ("lan", "mở khoá"),
+        ("lan", "xoá"),
+    ]
+    assert {(e.who, e.where) for e in lines} == {(getpass.getuser(), f"dòng lệnh {socket.gethostname()}")}
+    assert "mat-khau-2" not in (tmp_path / "state" / "audit.jsonl").read_text(encoding="utf-8")

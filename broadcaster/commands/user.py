@@ -2,12 +2,18 @@
 
 Whoever can run this command can read the state folder (users.sqlite3 is 0600, owned by the
 account that runs Loa xã), so it asks for no login: it is how the first admin is made.
+
+Every change is written to the audit trail as ``user_change`` (who: the account that ran the
+command, where: ``dòng lệnh <máy>``). A new password, a new role, disabling or enabling a user
+ends all their console sessions (``state/sessions.sqlite3``, the daemon's own file): they log in
+again at their next click.
 """
 
 from __future__ import annotations
 
 import argparse
 import getpass
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,6 +22,7 @@ from broadcaster import ui
 
 HELP = "Quản lý người dùng và vai trò (quản trị, phát thanh viên, lãnh đạo duyệt, chỉ xem)"
 
+CLI_WHO = "dòng lệnh"
 _ROLES = "admin (quản trị), operator (phát thanh viên), approver (lãnh đạo duyệt), viewer (chỉ xem)"
 
 
@@ -104,6 +111,44 @@ def _list(store: Any) -> int:
     return 0
 
 
+def _os_user() -> str:
+    """Who ran the command, for the audit trail: the OS account, else "dòng lệnh"."""
+    try:
+        return getpass.getuser() or CLI_WHO
+    except (OSError, KeyError, ImportError):
+        return CLI_WHO
+
+
+def changed(args: Any, name: str, change: str, *, end_sessions: bool = True, **extra: Any) -> None:
+    """Audit one change of a user and (by default) end that user's console sessions."""
+    from broadcaster import audit
+    from broadcaster.layout import Layout
+    from broadcaster.users import StateError
+
+    layout = Layout.locate(ui.schedule_path(args))
+    try:
+        audit.append(
+            layout.audit_log,
+            who=_os_user(),
+            where=f"{CLI_WHO} {socket.gethostname()}",
+            action="user_change",
+            detail={"user": name, "change": change, **extra},  # never the password itself
+        )
+    except OSError as exc:
+        ui.warn(f"Không ghi được nhật ký thao tác ({exc}). Kiểm tra quyền ghi thư mục trạng thái.")
+    if not end_sessions:
+        return
+    from broadcaster.console.sessions import SessionStore
+
+    try:
+        ended = SessionStore(layout.sessions_db).delete_user(name)
+    except (StateError, OSError) as exc:  # the console still refuses them: they predate the change
+        ui.warn(f"Không xoá được phiên đăng nhập của '{name}' ({exc}); bảng điều khiển vẫn không nhận các phiên cũ.")
+        return
+    if ended:
+        print(f"'{name}' đã được đăng xuất khỏi bảng điều khiển; lần bấm tiếp theo sẽ phải đăng nhập lại.")
+
+
 def run(args: Any) -> int:
     from broadcaster.users import StateError, UserStore
 
@@ -132,18 +177,23 @@ def _act(args: Any, store: Any) -> int:
             )
         user = store.add(name, role, read_password(args, f"Mật khẩu cho {name}: ", confirm=True))
         print(f"Đã thêm người dùng '{user.name}' ({user.role.vi}).")
+        changed(args, user.name, "add", end_sessions=False, role=user.role.value)
     elif args.action == "passwd":
         user = store.require(args.name)
         store.set_password(user.name, read_password(args, f"Mật khẩu mới cho {user.name}: ", confirm=True))
         print(f"Đã đổi mật khẩu của '{user.name}'.")
+        changed(args, user.name, "đặt mật khẩu mới")
     elif args.action == "role":
         user = store.set_role(args.name, args.role)
         print(f"'{user.name}' giờ là {user.role.vi}.")
+        changed(args, user.name, f"vai trò: {user.role.vi}")
     elif args.action in ("disable", "enable"):
         user = store.set_active(args.name, args.action == "enable")
         print(f"Đã {'mở khoá' if user.active else 'khoá'} người dùng '{user.name}'.")
+        changed(args, user.name, "mở khoá" if user.active else "khoá")
     elif args.action == "remove":
         user = store.require(args.name)
         store.remove(user.name)
         print(f"Đã xoá người dùng '{user.name}' ({user.role.vi}).")
+        changed(args, user.name, "xoá")
     return 0

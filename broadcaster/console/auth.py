@@ -9,8 +9,16 @@ Use :func:`require` as a FastAPI dependency on every console route::
 * a role not in ``roles`` (when roles are given) → 403 with a Vietnamese message;
 * POST/PUT/PATCH/DELETE also need the header ``X-CSRF-Token`` equal to the session's token (403).
 
-The user is read again from the user store on every request, so disabling a user or changing
-their role takes effect at their next click, not at their next login.
+Every 403 is written to the audit trail (``refused``: who, where, the route, why).
+
+The user is read again from the user store on every request, and a session older than the
+user's last change (password, role, disabled or enabled — ``updated_at``, whoever made it: the
+console or ``broadcaster user``) is refused and deleted, so such a change logs the user out at
+their next click, even when the change could not delete the sessions itself.
+
+The client of a request (:func:`client_of`, for the login throttle and the audit trail) is
+``request.client``: behind a proxy listed in ``api.trusted_proxies`` the listener's edge
+(``daemon/edge.py``) has already put the browser's address there.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from dataclasses import dataclass, field
 
 from fastapi import Request
 
+from broadcaster import audit
 from broadcaster.console.sessions import LoginThrottle, Session, SessionStore
 from broadcaster.contract import Actor, Controller
 from broadcaster.layout import Layout
@@ -90,9 +99,15 @@ def actor_of(request: Request, user: User) -> Actor:
     )
 
 
+def client_of(request: Request) -> str:
+    """The browser's address (behind a trusted proxy, the one the proxy saw: see daemon/edge.py)."""
+    return request.client.host if request.client else "?"
+
+
 def where_of(request: Request) -> str:
     """Where an action came from, for the audit trail: ``console 127.0.0.1``."""
-    return f"console {request.client.host}" if request.client else "console"
+    client = client_of(request)
+    return f"console {client}" if client != "?" else "console"
 
 
 def current_login(request: Request) -> Login | None:
@@ -105,7 +120,22 @@ def current_login(request: Request) -> Login | None:
     user = state.users.get(session.user_name)
     if user is None or not user.active:
         return None
+    if session.created_at < user.updated_at.timestamp():  # password, role or state changed since the login
+        state.sessions.delete(sid)
+        return None
     return Login(user=user, session=session, session_id=sid)
+
+
+def refuse(request: Request, user: User, status: int, message: str, reason: str) -> ConsoleDenied:
+    """A refusal of a logged-in user, written to the audit trail first (raise what it returns)."""
+    audit.append(
+        console_state(request).layout.audit_log,
+        who=user.name,
+        where=where_of(request),
+        action="refused",
+        detail={"method": request.method, "path": request.url.path[:200], "reason": reason},
+    )
+    return ConsoleDenied(status, message)
 
 
 def role_names(roles: tuple[Role, ...]) -> str:
@@ -121,15 +151,18 @@ def require(*roles: str) -> Callable[[Request], User]:
         if login is None:
             raise ConsoleDenied(401, NOT_LOGGED_IN)
         if allowed and login.user.role not in allowed:
-            raise ConsoleDenied(
+            raise refuse(
+                request,
+                login.user,
                 403,
                 f"Tài khoản '{login.user.name}' ({login.user.role.vi}) không được làm việc này. "
                 f"Chỉ {role_names(allowed)} được phép; hãy nhờ người quản trị nếu cần.",
+                f"vai trò {login.user.role.vi}",
             )
         if request.method in UNSAFE_METHODS:
             given = request.headers.get(CSRF_HEADER, "")
             if not secrets.compare_digest(given.encode(), login.session.csrf.encode()):
-                raise ConsoleDenied(403, EXPIRED)
+                raise refuse(request, login.user, 403, EXPIRED, "thiếu hoặc sai mã chống giả mạo (CSRF)")
         return login.user
 
     return dependency

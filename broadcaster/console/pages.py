@@ -3,8 +3,11 @@
 Each page is ``static/pages/<slug>.html``: a ``<main id="page">`` filled by ``static/<slug>.js``,
 which loads ``app.js`` first. This module decides who may open which page (:data:`PAGES`) — the
 navigation shown by ``app.js`` comes from the same table via ``/console/api/toi`` — and handles
-the login form: passwords checked by the user store (argon2id), failures throttled per client
-address and per name, every attempt written to the audit trail.
+the login form: passwords checked by the user store (argon2id), every attempt counted by the
+throttle *before* its check (per client and name, per client, per name — see
+:mod:`broadcaster.console.sessions`), every failure written to the audit trail. An empty name or
+password is a failure without any check; when both password slots stay busy for
+:data:`LOGIN_SLOT_WAIT` seconds the login is answered 429 without a check (and not counted).
 """
 
 from __future__ import annotations
@@ -18,24 +21,30 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
 from broadcaster import audit
 from broadcaster.console.auth import (
     COOKIE,
     LOGIN_PAGE,
     ConsoleDenied,
+    client_of,
     console_state,
     current_login,
     is_https,
+    refuse,
     require,
     where_of,
 )
-from broadcaster.console.sessions import IDLE_SECONDS
-from broadcaster.users import Role, User
+from broadcaster.console.sessions import MAX_AGE_SECONDS
+from broadcaster.users import BUSY, Role, User, release_password_slot, take_password_slot
 
 STATIC_DIR = Path(__file__).parent / "static"
 PAGES_DIR = STATIC_DIR / "pages"
 HOME = "/console/tong-quan"
+#: how long a login waits for a free password slot before it is refused (429)
+LOGIN_SLOT_WAIT = 0.2
+BUSY_RETRY_SECONDS = 3
 
 
 @dataclass(frozen=True)
@@ -106,10 +115,13 @@ def page(slug: str, request: Request) -> Response:
     if login is None:
         raise ConsoleDenied(401, "")
     if not spec.allows(login.user.role):
-        raise ConsoleDenied(
+        raise refuse(
+            request,
+            login.user,
             403,
             f"Tài khoản '{login.user.name}' ({login.user.role.vi}) không được mở trang {spec.title}. "
             "Hãy nhờ người quản trị nếu bạn cần quyền này.",
+            f"vai trò {login.user.role.vi}",
         )
     path = PAGES_DIR / f"{slug}.html"
     if not path.is_file():
@@ -136,31 +148,42 @@ def me(request: Request, user: User = Depends(require())) -> dict[str, Any]:
 
 
 @router.post("/console/api/dang-nhap", summary="Đăng nhập bảng điều khiển")
-def login(body: LoginBody, request: Request) -> Response:
-    """Check the password; on success set the session cookie. Failures are throttled and audited."""
+async def login(body: LoginBody, request: Request) -> Response:
+    """Check the password; on success set the session cookie. Attempts are throttled, failures audited.
+
+    Async so that a login waiting for a password slot holds no worker thread: the rest of the
+    daemon (``/api/status``, the console's pages) keeps its threads during a login flood.
+    """
     state = console_state(request)
-    client = request.client.host if request.client else "?"
-    where = where_of(request)
+    client = client_of(request)
     name = body.name.strip().lower()
-    wait = state.throttle.wait(client, name)
+    wait = state.throttle.reserve(client, name)  # counted as a failure until the check says otherwise
     if wait > 0:
         return _too_many(wait)
-    user = state.users.authenticate(name, body.password) if name and body.password else None
+    user = None
+    if name and body.password:  # an empty one fails without costing an argon2 check
+        if not await take_password_slot(LOGIN_SLOT_WAIT):
+            state.throttle.cancel(client, name)
+            return JSONResponse({"error": BUSY}, status_code=429, headers={"Retry-After": str(BUSY_RETRY_SECONDS)})
+        try:
+            user = await run_in_threadpool(state.users.authenticate, name, body.password, slot_taken=True)
+        finally:
+            release_password_slot()
+    log, where = state.layout.audit_log, where_of(request)
     if user is None:
-        state.throttle.failed(client, name)
-        audit.append(state.layout.audit_log, who=name[:64] or "?", where=where, action="login_failed")
+        await run_in_threadpool(audit.append, log, who=name[:64] or "?", where=where, action="login_failed")
         return JSONResponse(
             {"error": "Sai tên đăng nhập hoặc mật khẩu (hoặc tài khoản đã bị khoá). Kiểm tra lại rồi thử lần nữa."},
             status_code=401,
         )
     state.throttle.succeeded(client, name)
-    sid, session = state.sessions.create(user.name, client)
-    audit.append(state.layout.audit_log, who=user.name, where=where, action="login")
+    sid, session = await run_in_threadpool(state.sessions.create, user.name, client)
+    await run_in_threadpool(audit.append, log, who=user.name, where=where, action="login")
     response = JSONResponse(me_payload(user, session.csrf))
     response.set_cookie(
         COOKIE,
         sid,
-        max_age=int(IDLE_SECONDS),
+        max_age=int(MAX_AGE_SECONDS),  # the server also ends it after IDLE_SECONDS without a request
         path="/",
         httponly=True,
         samesite="strict",
