@@ -20,10 +20,10 @@ CONTRACT (stable; other console modules rely on it):
   header; throws an Error whose message is the server's Vietnamese ``error``, already shown in
   the page's message area), ``nav()`` (draws the navigation; called by app.js itself on load),
   ``me()`` (a promise of the logged-in user), ``toast(text, kind)``, ``el(tag, attrs, ...children)``.
-* Security: sessions in ``state/sessions.sqlite3`` (SHA-256 of the id only; 8 h idle expiry;
-  survive restarts); cookie ``loa_xa_session`` HttpOnly + SameSite=Strict, ``Secure`` when the
-  request is HTTPS — directly, or through a reverse proxy's ``X-Forwarded-Proto: https`` only if
-  ``LOA_XA_CONSOLE_TRUST_PROXY=1`` is set in the daemon's environment. The console listens where
+* Security: sessions in ``state/sessions.sqlite3`` (SHA-256 of the id only; 8 h idle, 12 h at
+  most; survive restarts); cookie ``loa_xa_session`` HttpOnly + SameSite=Strict, ``Secure`` when
+  the request is HTTPS — directly, or through a proxy listed in ``api.trusted_proxies`` (the
+  listener's edge sets the scheme). The console listens where
   the control API does (loopback unless ``--allow-remote``).
 * Load: heavy work (readings, "Nghe thử") goes through ``workers.heavy_work(request)`` (bounded,
   low-priority threads, 429 "đang bận"); live streams are capped per session and in total.

@@ -23,7 +23,6 @@ The client of a request (:func:`client_of`, for the login throttle and the audit
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,8 +39,6 @@ COOKIE = "loa_xa_session"
 CSRF_HEADER = "X-CSRF-Token"
 LOGIN_PAGE = "/console/dang-nhap"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-#: set to 1 only when a reverse proxy you control terminates HTTPS and sets X-Forwarded-Proto
-TRUST_PROXY_ENV = "LOA_XA_CONSOLE_TRUST_PROXY"
 
 EXPIRED = "Phiên làm việc hết hạn hoặc trang đã cũ. Hãy tải lại trang (F5) rồi thử lại."
 NOT_LOGGED_IN = "Bạn chưa đăng nhập hoặc phiên đã hết hạn. Hãy đăng nhập lại."
@@ -65,7 +62,6 @@ class ConsoleState:
     users: UserStore
     sessions: SessionStore
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
-    trust_proxy: bool = field(default_factory=lambda: os.environ.get(TRUST_PROXY_ENV, "") == "1")
 
 
 @dataclass(frozen=True)
@@ -169,9 +165,9 @@ def require(*roles: str) -> Callable[[Request], User]:
 
 
 def is_https(request: Request) -> bool:
-    """True when the browser used HTTPS: directly, or via a trusted proxy's X-Forwarded-Proto."""
-    if request.url.scheme == "https":
-        return True
-    if console_state(request).trust_proxy:
-        return request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower() == "https"
-    return False
+    """True when the browser used HTTPS: directly, or through a proxy listed in ``api.trusted_proxies``.
+
+    The listener's edge (``daemon/edge.py``) sets the scheme from X-Forwarded-Proto for those
+    proxies only and removes the header from every other peer, so the scheme is all we read.
+    """
+    return request.url.scheme == "https"
