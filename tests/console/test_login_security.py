@@ -1,4 +1,4 @@
-"""Login security on a real daemon over real loopback sockets (docs/security-login.md).
+"""Login security on a real daemon over real loopback sockets (docs/security.md).
 
 * the throttle counts an attempt before its check: parallel guesses past the limit are not checked;
 * a flood of empty passwords from many addresses does not unlock a locked (client, name);
