@@ -15,7 +15,6 @@ import logging
 import resource
 import selectors
 import socket
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -26,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from broadcaster.logfilter import RepeatFilter
-from tests.support.harness import BROADCASTER, Daemon, Project, local_now
+from tests.support.harness import Daemon, Project, local_now
 
 FD_LIMIT = 1024
 FLOOD = 1100
@@ -42,33 +41,12 @@ def _limits(soft: int, hard: int):
 
 
 class LimitedDaemon(Daemon):
-    """``broadcaster run`` under an open-files limit; otherwise the harness's Daemon.
-
-    The harness has no hook for the child's limits (it is moving to ``tests/support`` now), so
-    the child is started here the way ``Daemon.start`` does, plus ``preexec_fn``.
-    """
+    """``broadcaster run`` under an open-files limit; otherwise the harness's Daemon."""
 
     def __init__(self, project: Project, *, soft: int, hard: int, extra: list[str]) -> None:
         super().__init__(project, {}, output=f"wav:{project.root / 'out'}", extra=extra)
         self.soft, self.hard = soft, hard
-
-    def start(self, timeout: float = 30.0) -> LimitedDaemon:
-        cmd = [*BROADCASTER, "run", "--schedule", str(self.project.schedule_path), "--port", "0", *self.extra]
-        cmd += ["--output", str(self.output)]
-        self.proc = subprocess.Popen(
-            cmd,
-            cwd=self.project.root,
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            preexec_fn=_limits(self.soft, self.hard),
-        )
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-        self.wait_for("sẵn sàng", timeout)
-        return self
+        self.preexec = _limits(soft, hard)
 
     @property
     def port(self) -> int:

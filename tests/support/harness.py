@@ -19,6 +19,7 @@ import time
 import urllib.error
 import urllib.request
 import wave
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -154,6 +155,8 @@ class Daemon:
         self.output = output
         self.extra = extra or []
         self.lines: list[str] = []
+        #: run in the child before it starts (resource limits for the slow-client test)
+        self.preexec: Callable[[], None] | None = None
         self.proc: subprocess.Popen | None = None
         self._reader: threading.Thread | None = None
 
@@ -172,6 +175,7 @@ class Daemon:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
+            preexec_fn=self.preexec,
         )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
