@@ -203,7 +203,8 @@ def test_a_slot_starts_on_time_while_viewers_hammer_readings_and_streams(station
     assert all("Tổng quan" in body for code, body in streams.answers if code == 429), streams.answers[-1]
     everything = [*((c, b) for _, c, b in answers), *streams.answers]
     assert not [a for a in everything if a[0] >= 500], [a for a in everything if a[0] >= 500][:3]
-    assert not [a for a in everything if leaks(a[1], station.project.root)][:3]
+    # refusals never name a path (a 200 stream may carry the status, which names the schedule file)
+    assert not [a for a in everything if a[0] >= 400 and leaks(a[1], station.project.root)][:3]
     rows = [r for r in station.project.asrun_rows() if r["slot"] == "sang"]
     assert [r["status"] for r in rows] == ["played"], rows
 
