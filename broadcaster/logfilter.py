@@ -49,6 +49,8 @@ class RepeatFilter(logging.Filter):
         self._lock = threading.Lock()
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True  # the station's own information lines (a reload, a broadcast) always pass
         key = (record.name, record.levelno, _text(record))
         with self._lock:
             now = self.clock()
