@@ -144,6 +144,18 @@ class Project:
             con.close()
 
 
+def wait_rows(project: Project, done: Callable[[list[dict]], bool], timeout: float = 60.0) -> list[dict]:
+    """The as-run rows once ``done(rows)`` holds (polled; bounded by ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    rows: list[dict] = []
+    while time.monotonic() < deadline:
+        rows = project.asrun_rows()
+        if done(rows):
+            return rows
+        time.sleep(0.2)
+    raise AssertionError(f"as-run log never got there: {rows}")
+
+
 class Daemon:
     """``broadcaster run`` as a child process; stderr lines collected for assertions."""
 

@@ -24,7 +24,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.support.harness import Daemon, Project
+from tests.support.harness import Daemon, Project, wait_rows
 from tests.support.icecast_server import IcecastServer, icecast_available
 
 pytestmark = [pytest.mark.slow]
@@ -101,16 +101,6 @@ def proof(started_at: str, heard: bool) -> dict:
         "method": "monitor:pa_out.monitor",
         "note": None if heard else "Không nghe thấy chương trình.",
     }
-
-
-def wait_rows(project: Project, done, timeout: float = 60.0) -> list[dict]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        rows = project.asrun_rows()
-        if done(rows):
-            return rows
-        time.sleep(0.2)
-    raise AssertionError(f"as-run log never got there: {rows}")
 
 
 # ---- registering receivers ------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from broadcaster.zones.stream_in import StreamError, StreamReader
-from tests.support.harness import Daemon, Project, local_now
+from tests.support.harness import Daemon, Project, local_now, wait_rows
 from tests.support.icecast_server import IcecastServer, icecast_available
 
 pytestmark = [pytest.mark.slow]
@@ -83,16 +83,6 @@ def zoned_project(root: Path, ice: IcecastServer, extra_slots: str = "") -> Proj
     text += "slots:\n" + extra_slots if extra_slots else "slots: []\n"
     project.save(text)
     return project
-
-
-def wait_rows(project: Project, done, timeout: float = 60.0) -> list[dict]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        rows = project.asrun_rows()
-        if done(rows):
-            return rows
-        time.sleep(0.2)
-    raise AssertionError(f"as-run log never got there: {rows}")
 
 
 def wait_connected(daemon: Daemon, timeout: float = 15.0) -> None:
