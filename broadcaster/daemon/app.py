@@ -29,7 +29,7 @@ from broadcaster.daemon import single, state
 from broadcaster.daemon.alerting import Watch
 from broadcaster.daemon.control import Announcements, StationAudit
 from broadcaster.daemon.receiving import Receiving
-from broadcaster.daemon.reload import ScheduleHolder
+from broadcaster.daemon.reload import Reloader, ScheduleHolder
 from broadcaster.daemon.scheduling import Scheduling
 from broadcaster.daemon.server import ApiServer, ServerError
 from broadcaster.daemon.status import StatusSources, snapshot
@@ -148,15 +148,14 @@ class Daemon:
         fmt.set_station_zone(result.schedule.campaign.timezone)
         return holder
 
-    def _reloader(self) -> Any:
-        from broadcaster.daemon.reload import Reloader
-
+    def _reloader(self) -> Reloader:
         def set_grace(seconds: float) -> None:
             self.station.set_grace(seconds)
             self.scheduling.set_misfire_grace(self.station.grace_seconds)
 
         def after() -> None:
-            log.info("%s.", self.scheduling.next_text()[:1].upper() + self.scheduling.next_text()[1:])
+            text = self.scheduling.next_text()
+            log.info("%s.", text[:1].upper() + text[1:])
             if self.options.prerender:
                 self._prerender_in_background()
 
